@@ -1,0 +1,133 @@
+// Command assign-workspace is the PowerBIPipelineAssignWorkspace task: it assigns a workspace
+// to a pipeline stage, creating the workspace first when asked to. Assigning the workspace the
+// stage already has succeeds and changes nothing.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/pbi-pipelines/azdo-extension/internal/agent"
+	"github.com/pbi-pipelines/azdo-extension/internal/powerbi"
+	"github.com/pbi-pipelines/azdo-extension/internal/resolve"
+	"github.com/pbi-pipelines/azdo-extension/internal/taskrun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(taskrun.Run(ctx, "PowerBIPipelineAssignWorkspace", os.Getenv, os.Stdout, run))
+}
+
+type inputs struct {
+	pipeline, workspace, capacity string
+	order                         int
+	create                        bool
+}
+
+func parse(in *agent.Env) (*inputs, error) {
+	var v inputs
+	var err error
+	if v.pipeline, err = in.RequiredInput("pipeline"); err != nil {
+		return nil, err
+	}
+	stage, err := in.RequiredInput("stageOrder")
+	if err != nil {
+		return nil, err
+	}
+	if v.order, err = resolve.Stage(stage); err != nil {
+		return nil, agent.InputErrorf("stageOrder", "%v", err)
+	}
+	if v.workspace, err = in.RequiredInput("workspace"); err != nil {
+		return nil, err
+	}
+	if v.create, err = in.BoolInput("createWorkspace", false); err != nil {
+		return nil, err
+	}
+	v.capacity = in.Input("capacity")
+	if v.create && resolve.IsID(v.workspace) {
+		return nil, agent.InputErrorf("workspace", "createWorkspace is true, so a workspace name is expected, not an id (%s)", v.workspace)
+	}
+	return &v, nil
+}
+
+func run(ctx context.Context, t *taskrun.Task) error {
+	in, err := parse(t.Agent)
+	if err != nil {
+		return err
+	}
+	c, err := t.Client(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := resolve.Pipeline(ctx, c, in.pipeline)
+	if err != nil {
+		return err
+	}
+	stageName := resolve.StageName(in.order)
+	ws, err := resolve.FindWorkspace(ctx, c, in.workspace)
+	if err != nil {
+		return err
+	}
+	stage := taskrun.StageOf(p, in.order)
+	if ws == nil {
+		if !in.create {
+			_, err := resolve.Workspace(ctx, c, in.workspace)
+			return fmt.Errorf("%w. Set createWorkspace to true to create it", err)
+		}
+		if stage.WorkspaceID != "" {
+			return fmt.Errorf("the %s stage of pipeline %q already has workspace %s; unassign it first", stageName, p.DisplayName, taskrun.WorkspaceLabel(stage))
+		}
+		if ws, err = createWorkspace(ctx, t, c, in); err != nil {
+			return err
+		}
+	}
+	t.Agent.SetOutput("workspaceId", ws.ID)
+	if strings.EqualFold(stage.WorkspaceID, ws.ID) {
+		t.Nothing("workspace %q (id %s) already is the %s stage of pipeline %q", ws.Name, ws.ID, stageName, p.DisplayName)
+		return nil
+	}
+	if stage.WorkspaceID != "" {
+		return fmt.Errorf("the %s stage of pipeline %q already has workspace %s; unassign it first", stageName, p.DisplayName, taskrun.WorkspaceLabel(stage))
+	}
+	for _, s := range p.Stages {
+		if strings.EqualFold(s.WorkspaceID, ws.ID) {
+			return fmt.Errorf("workspace %q (id %s) already is the %s stage of pipeline %q; a workspace belongs to one stage", ws.Name, ws.ID, resolve.StageName(s.Order), p.DisplayName)
+		}
+	}
+	if _, err := c.Pipelines.AssignWorkspace(ctx, p.ID, in.order, ws.ID); err != nil {
+		return err
+	}
+	t.Agent.Info("Assigned workspace %q (id %s) to the %s stage of pipeline %q", ws.Name, ws.ID, stageName, p.DisplayName)
+	return nil
+}
+
+// createWorkspace creates the workspace and puts it on the capacity, which is resolved first
+// so that a wrong capacity name changes nothing.
+func createWorkspace(ctx context.Context, t *taskrun.Task, c *powerbi.Client, in *inputs) (*powerbi.Group, error) {
+	var capacity *powerbi.Capacity
+	if in.capacity != "" {
+		var err error
+		if capacity, err = resolve.Capacity(ctx, c, in.capacity); err != nil {
+			return nil, fmt.Errorf("input capacity: %w", err)
+		}
+	}
+	ws, _, err := c.Groups.Create(ctx, in.workspace)
+	if err != nil {
+		return nil, fmt.Errorf("creating workspace %q: %w", in.workspace, err)
+	}
+	t.Agent.Info("Created workspace %q (id %s)", ws.Name, ws.ID)
+	if capacity != nil {
+		if _, err := c.Groups.AssignToCapacity(ctx, ws.ID, capacity.ID); err != nil {
+			return nil, fmt.Errorf("putting workspace %q on capacity %q: %w", ws.Name, capacity.DisplayName, err)
+		}
+		t.Agent.Info("Put workspace %q on capacity %q (id %s)", ws.Name, capacity.DisplayName, capacity.ID)
+	} else {
+		t.Agent.Warning("Workspace %q is on no capacity: deployment pipelines need Premium or Fabric capacity; set the capacity input", ws.Name)
+	}
+	return ws, nil
+}

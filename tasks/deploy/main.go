@@ -1,0 +1,229 @@
+// Command deploy is the PowerBIPipelineDeploy task: it deploys all content or selected items
+// from one stage of a pipeline to the next (or back), once, waits for the outcome within a
+// bound, and explains it step by step.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pbi-pipelines/azdo-extension/internal/agent"
+	"github.com/pbi-pipelines/azdo-extension/internal/deploy"
+	"github.com/pbi-pipelines/azdo-extension/internal/powerbi"
+	"github.com/pbi-pipelines/azdo-extension/internal/resolve"
+	"github.com/pbi-pipelines/azdo-extension/internal/taskrun"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(taskrun.Run(ctx, "PowerBIPipelineDeploy", os.Getenv, os.Stdout, run))
+}
+
+type inputs struct {
+	pipeline    string
+	direction   resolve.Direction
+	selective   bool
+	selection   deploy.Selection
+	note        string
+	wait        bool
+	timeout     time.Duration
+	createWS    bool
+	newWsName   string
+	capacity    string
+	options     powerbi.DeploymentOptions
+	updateApp   bool
+	stageOrders string
+}
+
+func parse(in *agent.Env) (*inputs, error) {
+	v := &inputs{selection: deploy.Selection{}}
+	var err error
+	if v.pipeline, err = in.RequiredInput("pipeline"); err != nil {
+		return nil, err
+	}
+	if v.stageOrders, err = in.RequiredInput("stageOrder"); err != nil {
+		return nil, err
+	}
+	if v.direction, err = resolve.DeployTarget(v.stageOrders); err != nil {
+		return nil, agent.InputErrorf("stageOrder", "%v", err)
+	}
+	switch t := in.Input("deployType"); {
+	case t == "" || strings.EqualFold(t, "All"):
+	case strings.EqualFold(t, "Selective"):
+		v.selective = true
+	default:
+		return nil, agent.InputErrorf("deployType", "expected All or Selective, got %q", t)
+	}
+	for _, k := range deploy.Kinds {
+		if items := in.ListInput(k.Input); len(items) > 0 {
+			v.selection[k.Input] = items
+		}
+	}
+	if v.selective && v.selection.Empty() {
+		return nil, agent.InputErrorf("deployType", "Selective needs at least one item in datasets, reports, dashboards, dataflows or datamarts")
+	}
+	if !v.selective && !v.selection.Empty() {
+		in.Warning("deployType is All, so the items listed in datasets, reports, dashboards, dataflows and datamarts are ignored; set deployType to Selective to deploy only them")
+	}
+	v.note = in.Input("note")
+	if v.wait, err = in.BoolInput("waitForCompletion", true); err != nil {
+		return nil, err
+	}
+	minutes := 60
+	if s := in.Input("waitTimeoutMinutes"); s != "" {
+		if minutes, err = strconv.Atoi(s); err != nil || minutes < 1 || minutes > 1440 {
+			return nil, agent.InputErrorf("waitTimeoutMinutes", "expected a whole number of minutes from 1 to 1440, got %q", s)
+		}
+	}
+	v.timeout = time.Duration(minutes) * time.Minute
+	if v.createWS, err = in.BoolInput("createNewWS", false); err != nil {
+		return nil, err
+	}
+	v.newWsName, v.capacity = in.Input("newWsName"), in.Input("capacity")
+	if v.createWS && v.newWsName == "" {
+		return nil, agent.InputErrorf("newWsName", "createNewWS is true, so the name of the workspace to create is required")
+	}
+	flags := []struct {
+		name string
+		def  bool
+		dst  *bool
+	}{
+		{"allowCreateArtifact", true, &v.options.AllowCreateArtifact},
+		{"allowOverwriteArtifact", true, &v.options.AllowOverwriteArtifact},
+		{"allowOverwriteTargetArtifactLabel", false, &v.options.AllowOverwriteTargetArtifactLabel},
+		{"allowPurgeData", false, &v.options.AllowPurgeData},
+		{"allowSkipTilesWithMissingPrerequisites", false, &v.options.AllowSkipTilesWithMissingPrerequisites},
+		{"allowTakeOver", false, &v.options.AllowTakeOver},
+		{"updateApp", false, &v.updateApp},
+	}
+	for _, f := range flags {
+		if *f.dst, err = in.BoolInput(f.name, f.def); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+func run(ctx context.Context, t *taskrun.Task) error {
+	in, err := parse(t.Agent)
+	if err != nil {
+		return err
+	}
+	c, err := t.Client(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := resolve.Pipeline(ctx, c, in.pipeline)
+	if err != nil {
+		return err
+	}
+	plan, err := buildPlan(ctx, t, c, p, in)
+	if err != nil {
+		return err
+	}
+	t.Agent.Info("Deploying %s of pipeline %q", plan.Describe(), p.DisplayName)
+	if plan.Selective {
+		end := t.Agent.Group("Selected items")
+		for _, item := range plan.Items {
+			t.Agent.Info("%s", item)
+		}
+		end()
+	}
+	op, err := deploy.Start(ctx, c, p.ID, plan, t.Agent, nil)
+	if err != nil {
+		return err
+	}
+	t.Agent.SetOutput("operationId", op.ID)
+	t.Agent.SetOutput("status", op.Status)
+	target := taskrun.StageOf(p, in.direction.Target)
+	if !in.wait {
+		if target.WorkspaceID != "" {
+			t.Agent.SetOutput("targetWorkspaceId", target.WorkspaceID)
+		}
+		t.Agent.Info("Started deployment %s; not waiting for it (waitForCompletion is false)", op.ID)
+		return nil
+	}
+	final, werr := deploy.Wait(ctx, c, p.ID, op, deploy.WaitOptions{Timeout: in.timeout}, t.Agent)
+	if final != nil {
+		t.Agent.SetOutput("status", final.Status)
+		if steps := deploy.Summary(final); len(steps) > 0 {
+			end := t.Agent.Group("Deployment steps")
+			for _, s := range steps {
+				t.Agent.Info("%s", s)
+			}
+			end()
+		}
+	}
+	// The target workspace: known already, or created by this deployment.
+	if target.WorkspaceID == "" {
+		if fresh, _, err := c.Pipelines.Get(ctx, p.ID, true); err == nil {
+			target = taskrun.StageOf(fresh, in.direction.Target)
+		}
+	}
+	if target.WorkspaceID != "" {
+		t.Agent.SetOutput("targetWorkspaceId", target.WorkspaceID)
+	}
+	if werr != nil {
+		return werr
+	}
+	t.Agent.Info("Deployment %s succeeded: %s", final.ID, plan.Describe())
+	return nil
+}
+
+// buildPlan checks the stages and builds the request; it changes nothing.
+func buildPlan(ctx context.Context, t *taskrun.Task, c *powerbi.Client, p *powerbi.Pipeline, in *inputs) (*deploy.Plan, error) {
+	d := in.direction
+	source, target := taskrun.StageOf(p, d.Source), taskrun.StageOf(p, d.Target)
+	if source.WorkspaceID == "" {
+		return nil, fmt.Errorf("the %s stage of pipeline %q has no workspace, so there is nothing to deploy from it", resolve.StageName(d.Source), p.DisplayName)
+	}
+	plan := &deploy.Plan{Direction: d, Selective: in.selective, Request: &powerbi.SelectiveDeployRequest{}}
+	if in.selective {
+		arts, _, err := c.Pipelines.ListStageArtifacts(ctx, p.ID, d.Source)
+		if err != nil {
+			return nil, fmt.Errorf("listing the items of the %s stage: %w", resolve.StageName(d.Source), err)
+		}
+		req, items, err := deploy.Match(in.selection, arts, resolve.StageName(d.Source))
+		if err != nil {
+			return nil, err
+		}
+		if n := deploy.Count(req); n > deploy.MaxItems {
+			return nil, fmt.Errorf("%d items selected; the service deploys at most %d per deployment: select fewer", n, deploy.MaxItems)
+		}
+		plan.Request, plan.Items = req, items
+	}
+	r := &plan.Request.DeployAllRequest
+	r.SourceStageOrder = d.Source
+	r.IsBackwardDeployment = d.Backward
+	r.Note = in.note
+	opts := in.options
+	r.Options = &opts
+	if in.updateApp {
+		r.UpdateAppSettings = &powerbi.UpdateAppSettings{UpdateAppInTargetWorkspace: true}
+	}
+	switch {
+	case target.WorkspaceID == "" && !in.createWS:
+		return nil, fmt.Errorf("the %s stage of pipeline %q has no workspace: assign one (PowerBIPipelineAssignWorkspace), or set createNewWS to true and newWsName to have the deployment create it", resolve.StageName(d.Target), p.DisplayName)
+	case target.WorkspaceID == "":
+		nw := &powerbi.NewWorkspace{Name: in.newWsName}
+		if in.capacity != "" {
+			cp, err := resolve.Capacity(ctx, c, in.capacity)
+			if err != nil {
+				return nil, fmt.Errorf("input capacity: %w", err)
+			}
+			nw.CapacityID = cp.ID
+		}
+		r.NewWorkspace = nw
+		t.Agent.Info("The %s stage has no workspace: the deployment creates workspace %q", resolve.StageName(d.Target), in.newWsName)
+	case in.createWS:
+		t.Agent.Info("The %s stage already has workspace %s, so createNewWS is ignored", resolve.StageName(d.Target), taskrun.WorkspaceLabel(target))
+	}
+	return plan, nil
+}
