@@ -63,6 +63,11 @@ func Start(o Options) (*Harness, error) {
 	if o.TempDir == "" {
 		return nil, errors.New("harness: Options.TempDir is required")
 	}
+	dist, err := filepath.Abs(o.Dist)
+	if err != nil {
+		return nil, err
+	}
+	o.Dist = dist
 	eo := emulator.Options{Seed: o.Seed, DeployDuration: o.DeployDuration}
 	if o.Validate != nil {
 		eo.Validate = o.Validate
