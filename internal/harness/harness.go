@@ -5,6 +5,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pbi-pipelines/azdo-extension/internal/agentsim"
@@ -129,6 +131,8 @@ type Result struct {
 	Task     *agentsim.Task
 	Run      *agentsim.Run
 	Duration time.Duration
+	// Raw is what the task wrote to stdout and stderr, unmasked: what a leak test must search.
+	Raw []byte
 }
 
 // Run runs one step through the real launcher and interprets its output as the agent does.
@@ -163,11 +167,12 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 	}
 	debug := strings.EqualFold(step.Variables["System.Debug"], "true")
 	start := time.Now()
-	run, err := agentsim.Exec(ctx, task, env, agentsim.ExecOptions{Debug: debug, InitialSecrets: step.InitialSecrets()})
+	var raw lockedBuffer
+	run, err := agentsim.Exec(ctx, task, env, agentsim.ExecOptions{Debug: debug, InitialSecrets: step.InitialSecrets(), Stdout: &raw, Stderr: &raw})
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Task: task, Run: run, Duration: time.Since(start)}
+	res := &Result{Task: task, Run: run, Duration: time.Since(start), Raw: raw.Bytes()}
 	if h.Echo != nil {
 		fmt.Fprintf(h.Echo, "##[section]Starting: %s\n", task.Name)
 		for _, line := range run.Log {
@@ -176,6 +181,24 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 		fmt.Fprintf(h.Echo, "##[section]Finishing: %s (%s, %s)\n\n", task.Name, run.Result, res.Duration.Round(time.Millisecond))
 	}
 	return res, nil
+}
+
+// lockedBuffer collects stdout and stderr, which arrive on two goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
 }
 
 func merge(a, b map[string]string) map[string]string {

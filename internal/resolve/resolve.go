@@ -21,8 +21,10 @@ func IsID(s string) bool { return guid.MatchString(strings.TrimSpace(s)) }
 // NotFoundError says a name or id matched nothing the signed-in principal can see.
 type NotFoundError struct {
 	Kind, Value string
-	Found       []string // what was visible, for the message (may be empty)
-	Hint        string
+	// Listed says the principal's whole list was read, so Found (maybe empty) is what it sees.
+	Listed bool
+	Found  []string
+	Hint   string
 }
 
 func (e *NotFoundError) Error() string {
@@ -32,6 +34,7 @@ func (e *NotFoundError) Error() string {
 	}
 	msg := fmt.Sprintf("no %s %s %q is visible to the signed-in principal", e.Kind, by, e.Value)
 	switch n := len(e.Found); {
+	case !e.Listed:
 	case n == 0:
 		msg += fmt.Sprintf("; it sees no %ss at all", e.Kind)
 	case n <= 10:
@@ -53,6 +56,18 @@ type AmbiguousError struct {
 
 func (e *AmbiguousError) Error() string {
 	return fmt.Sprintf("%d %ss are named %q (ids %s); use the id of the one you mean", len(e.IDs), e.Kind, e.Value, strings.Join(e.IDs, ", "))
+}
+
+// uniqueSorted sorts names and drops repeats (two pipelines may share a name).
+func uniqueSorted(names []string) []string {
+	sort.Strings(names)
+	out := names[:0]
+	for i, n := range names {
+		if i == 0 || n != names[i-1] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func quoteList(names []string) string {
@@ -108,9 +123,10 @@ func Pipeline(ctx context.Context, c *powerbi.Client, nameOrID string) (*powerbi
 		for _, q := range all {
 			names = append(names, q.DisplayName)
 		}
-		sort.Strings(names)
+		names = uniqueSorted(names)
+		return nil, &NotFoundError{Kind: "pipeline", Value: nameOrID, Listed: true, Found: names, Hint: pipelineHint}
 	}
-	return nil, &NotFoundError{Kind: "pipeline", Value: nameOrID, Found: names, Hint: pipelineHint}
+	return nil, &NotFoundError{Kind: "pipeline", Value: nameOrID, Hint: pipelineHint}
 }
 
 const workspaceHint = "A service principal sees only workspaces it has a role in: add it to the workspace (Member or Admin)"
@@ -180,8 +196,7 @@ func Capacity(ctx context.Context, c *powerbi.Client, nameOrID string) (*powerbi
 	case 1:
 		return &match[0], nil
 	case 0:
-		sort.Strings(names)
-		return nil, &NotFoundError{Kind: "capacity", Value: nameOrID, Found: names,
+		return nil, &NotFoundError{Kind: "capacity", Value: nameOrID, Listed: true, Found: uniqueSorted(names),
 			Hint: "A principal sees only capacities it is an admin or contributor of"}
 	default:
 		ids := make([]string, len(match))

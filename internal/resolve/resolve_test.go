@@ -51,11 +51,14 @@ func TestIsID(t *testing.T) {
 
 func TestErrorsNameWhatWasSearchedAndFound(t *testing.T) {
 	t.Parallel()
-	e := &NotFoundError{Kind: "pipeline", Value: "Sales", Found: []string{"A", "B"}}
+	e := &NotFoundError{Kind: "pipeline", Value: "Sales", Listed: true, Found: []string{"A", "B"}}
 	assert.Equal(t, `no pipeline named "Sales" is visible to the signed-in principal; it sees "A", "B"`, e.Error())
-	e = &NotFoundError{Kind: "workspace", Value: "0a6a0a67-61d5-4b5c-9a0e-7b0c3ad0a001"}
+	e = &NotFoundError{Kind: "workspace", Value: "0a6a0a67-61d5-4b5c-9a0e-7b0c3ad0a001", Listed: true}
 	assert.Contains(t, e.Error(), "no workspace with id")
 	assert.Contains(t, e.Error(), "sees no workspaces at all")
+	e = &NotFoundError{Kind: "workspace", Value: "W"}
+	assert.Equal(t, `no workspace named "W" is visible to the signed-in principal`, e.Error())
+	assert.Equal(t, []string{"A", "B"}, uniqueSorted([]string{"B", "A", "B"}))
 	a := &AmbiguousError{Kind: "pipeline", Value: "Twin", IDs: []string{"1", "2"}}
 	assert.Equal(t, `2 pipelines are named "Twin" (ids 1, 2); use the id of the one you mean`, a.Error())
 }

@@ -1,0 +1,41 @@
+# Build, test and package the extension. Needs Go and Node (npm) only.
+GO ?= go
+NPM ?= npm
+
+# npm writes this file on every install; it stands for "node_modules is installed
+# from the current package-lock.json".
+NODE_DEPS := node_modules/.package-lock.json
+
+.PHONY: build build-linux vsix test demo emulator clean
+
+# The staged extension under dist/extension, exactly what the .vsix holds.
+build:
+	$(GO) run ./scripts/package
+
+# Only linux-x64 binaries: enough for a local end-to-end run, and much faster.
+build-linux:
+	$(GO) run ./scripts/package -platforms linux-x64
+
+$(NODE_DEPS): package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+
+vsix: build $(NODE_DEPS)
+	rm -f dist/*.vsix
+	npx --no-install tfx extension create --root dist/extension --manifest-globs vss-extension.json --output-path dist/ --no-prompt
+	@for f in dist/*.vsix; do echo "$$f $$(du -h "$$f" | cut -f1)"; done
+
+test: $(NODE_DEPS) build
+	$(GO) vet ./...
+	@unformatted="$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) test ./...
+	node --test scripts/
+
+demo: build
+	$(GO) run ./scripts/demo
+
+emulator:
+	$(GO) run ./cmd/pbi-emulator
+
+clean:
+	rm -rf dist

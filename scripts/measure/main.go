@@ -1,0 +1,141 @@
+// Command measure prints the figures the project tracks: the size of the .vsix and of each
+// platform's binaries, and the wall time of one task run against the emulator next to the
+// cost of starting Node alone (medians over repeated runs, so machine noise shows as spread,
+// not as a different answer).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pbi-pipelines/azdo-extension/internal/harness"
+)
+
+func main() {
+	dist := flag.String("dist", "dist", "the build output (dist/extension and dist/*.vsix)")
+	runs := flag.Int("runs", 21, "task runs to time")
+	flag.Parse()
+	if err := run(context.Background(), *dist, *runs, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "measure:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, dist string, runs int, out io.Writer) error {
+	ext := filepath.Join(dist, "extension")
+	if err := sizes(dist, ext, out); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "pbi-measure-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	h, err := harness.Start(harness.Options{Dist: ext, TempDir: tmp})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+
+	var task, node []time.Duration
+	for i := 0; i < runs; i++ {
+		// delete-pipeline with ifMissing=Succeed: sign-in plus one list call, no change.
+		res, err := h.Run(ctx, harness.Step{Folder: "delete-pipeline", Inputs: map[string]string{"pipeline": "Nothing here", "ifMissing": "Succeed"}})
+		if err != nil {
+			return err
+		}
+		if res.Run.Result != "Succeeded" {
+			return fmt.Errorf("the timed task did not succeed:\n%s", strings.Join(res.Run.Log, "\n"))
+		}
+		task = append(task, res.Duration)
+		start := time.Now()
+		if err := exec.CommandContext(ctx, "node", "-e", "0").Run(); err != nil {
+			return err
+		}
+		node = append(node, time.Since(start))
+	}
+	mt, mn := median(task), median(node)
+	fmt.Fprintf(out, "\nWall time over %d runs (median, [min..max]):\n", runs)
+	fmt.Fprintf(out, "  task run (node run.js -> Go binary -> sign-in + 1 API call over TLS): %v [%v..%v]\n", mt, minOf(task), maxOf(task))
+	fmt.Fprintf(out, "  node -e 0:                                                          %v [%v..%v]\n", mn, minOf(node), maxOf(node))
+	fmt.Fprintf(out, "  ratio task/node: %.2f\n", float64(mt)/float64(mn))
+	return nil
+}
+
+func sizes(dist, ext string, out io.Writer) error {
+	vsix, _ := filepath.Glob(filepath.Join(dist, "*.vsix"))
+	for _, v := range vsix {
+		st, err := os.Stat(v)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, ".vsix %s: %s\n", filepath.Base(v), mib(st.Size()))
+	}
+	if len(vsix) == 0 {
+		fmt.Fprintln(out, ".vsix: none in", dist, "(run make vsix)")
+	}
+	perPlatform := map[string][]int64{}
+	bins, err := filepath.Glob(filepath.Join(ext, "tasks", "*", "bin", "*", "task*"))
+	if err != nil {
+		return err
+	}
+	if len(bins) == 0 {
+		return fmt.Errorf("no binaries under %s (run make build)", ext)
+	}
+	for _, b := range bins {
+		st, err := os.Stat(b)
+		if err != nil {
+			return err
+		}
+		plat := filepath.Base(filepath.Dir(b))
+		perPlatform[plat] = append(perPlatform[plat], st.Size())
+	}
+	var plats []string
+	for p := range perPlatform {
+		plats = append(plats, p)
+	}
+	sort.Strings(plats)
+	fmt.Fprintln(out, "Binary size per platform (smallest..largest of the seven tasks; total):")
+	for _, p := range plats {
+		s := perPlatform[p]
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		var total int64
+		for _, v := range s {
+			total += v
+		}
+		fmt.Fprintf(out, "  %-13s %s..%s; %s for %d tasks\n", p, mib(s[0]), mib(s[len(s)-1]), mib(total), len(s))
+	}
+	return nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2].Round(time.Millisecond)
+}
+
+func minOf(d []time.Duration) time.Duration {
+	m := d[0]
+	for _, v := range d {
+		m = min(m, v)
+	}
+	return m.Round(time.Millisecond)
+}
+
+func maxOf(d []time.Duration) time.Duration {
+	m := d[0]
+	for _, v := range d {
+		m = max(m, v)
+	}
+	return m.Round(time.Millisecond)
+}
