@@ -6,6 +6,9 @@ NPM ?= npm
 # from the current package-lock.json".
 NODE_DEPS := node_modules/.package-lock.json
 
+# CONTRACT.md §4: the .vsix stays under 50 MiB.
+VSIX_LIMIT := 52428800
+
 .PHONY: build build-linux vsix test demo emulator clean
 
 # The staged extension under dist/extension, exactly what the .vsix holds.
@@ -22,14 +25,20 @@ $(NODE_DEPS): package.json package-lock.json
 vsix: build $(NODE_DEPS)
 	rm -f dist/*.vsix
 	npx --no-install tfx extension create --root dist/extension --manifest-globs vss-extension.json --output-path dist/ --no-prompt
-	@for f in dist/*.vsix; do echo "$$f $$(du -h "$$f" | cut -f1)"; done
+	@for f in dist/*.vsix; do \
+		size=$$(wc -c < "$$f"); \
+		echo "$$f $$(du -h "$$f" | cut -f1) ($$size bytes)"; \
+		if [ "$$size" -ge $(VSIX_LIMIT) ]; then \
+			echo "error: $$f is over the 50 MiB limit the contract sets for the .vsix"; exit 1; \
+		fi; \
+	done
 
 test: $(NODE_DEPS) build
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test ./...
-	node --test scripts/
+	node --test scripts/*/*.test.js
 
 demo: build
 	$(GO) run ./scripts/demo

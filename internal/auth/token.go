@@ -23,13 +23,19 @@ type Endpoint interface {
 // Config is what NewTokenSource needs: the connection and the task's surroundings.
 type Config struct {
 	Scheme     string // ENDPOINT_AUTH_SCHEME_<id>
+	EndpointID string // the connection's id: the serviceConnectionId of workload identity
 	Endpoint   Endpoint
 	Cloud      Cloud
 	HTTPClient *http.Client
 	// Mask registers a derived secret with the agent's log masker (task.setsecret) before
 	// anything could print it.
 	Mask func(secret string)
-	Now  func() time.Time
+	// Warn logs a warning (task.logissue type=warning).
+	Warn func(format string, args ...any)
+	// Getenv reads the agent's variables (workload identity needs the job's OIDC request URI
+	// and token).
+	Getenv func(string) string
+	Now    func() time.Time
 }
 
 // TokenSource hands out Power BI access tokens: fetched on first use, cached for the process
@@ -72,8 +78,8 @@ func (s *TokenSource) Invalidate() {
 	s.token = ""
 }
 
-// NewTokenSource builds the token source for a connection's scheme. Nothing is sent until the
-// first Token call.
+// NewTokenSource builds the token source for a connection's scheme. Everything that can be
+// checked without the network is checked here; nothing is sent until the first Token call.
 func NewTokenSource(cfg Config) (*TokenSource, error) {
 	if cfg.Mask == nil {
 		return nil, errors.New("auth: Config.Mask is required: every token must be masked")
@@ -84,45 +90,91 @@ func NewTokenSource(cfg Config) (*TokenSource, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = http.DefaultClient
 	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = func(string) string { return "" }
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = func(string, ...any) {}
+	}
 	p := cfg.Endpoint.Param
 	tenant := strings.TrimSpace(p("tenantid"))
 	clientID := strings.TrimSpace(p("serviceprincipalid"))
+	needIDs := func(scheme string) error {
+		if tenant == "" || clientID == "" {
+			return fmt.Errorf("service connection: the %s scheme needs the tenant ID and the application (client) ID (tenantid, serviceprincipalid); edit the connection and fill them in", scheme)
+		}
+		return nil
+	}
 	switch strings.ToLower(cfg.Scheme) {
 	case "serviceprincipal":
-		if tenant == "" || clientID == "" {
-			return nil, errors.New("service connection: the service principal scheme needs tenantid and serviceprincipalid; edit the connection and fill in the tenant ID and the application (client) ID")
+		if err := needIDs("service principal"); err != nil {
+			return nil, err
 		}
-		authType := p("authenticationType")
-		if authType != "" && !strings.EqualFold(authType, "spnKey") {
-			return nil, fmt.Errorf("service connection: authentication type %q is not supported by this version; use a client secret (spnKey)", authType)
+		switch authType := p("authenticationType"); {
+		case authType == "" && p("serviceprincipalkey") != "", strings.EqualFold(authType, "spnKey"):
+			secret := p("serviceprincipalkey")
+			if secret == "" {
+				return nil, errors.New("service connection: the service principal key (client secret) is empty")
+			}
+			cred, err := confidential.NewCredFromSecret(secret)
+			if err != nil {
+				return nil, fmt.Errorf("service connection: %w", err)
+			}
+			return confidentialSource(cfg, tenant, clientID, cred, "a client secret", false, nil)
+		case strings.EqualFold(authType, "spnCertificate") || authType == "":
+			certs, key, err := ParseCertificatePEM(p("servicePrincipalCertificate"))
+			if err != nil {
+				return nil, fmt.Errorf("service connection: servicePrincipalCertificate: %w", err)
+			}
+			cred, err := confidential.NewCredFromCert(certs, key)
+			if err != nil {
+				return nil, fmt.Errorf("service connection: servicePrincipalCertificate: %w", err)
+			}
+			x5c := strings.EqualFold(strings.TrimSpace(p("sendX5c")), "true") || strings.EqualFold(strings.TrimSpace(cfg.Endpoint.Data("sendX5c")), "true")
+			return confidentialSource(cfg, tenant, clientID, cred, "a certificate", x5c, nil)
+		default:
+			return nil, fmt.Errorf("service connection: authenticationType %q is not known; expected spnKey or spnCertificate", authType)
 		}
-		secret := p("serviceprincipalkey")
-		if secret == "" {
-			return nil, errors.New("service connection: the service principal key (client secret) is empty")
+	case "workloadidentityfederation":
+		if err := needIDs("workload identity federation"); err != nil {
+			return nil, err
 		}
-		cred, err := confidential.NewCredFromSecret(secret)
+		oidc, err := newOIDCSource(cfg)
 		if err != nil {
-			return nil, fmt.Errorf("service connection: %w", err)
+			return nil, err
 		}
-		return confidentialSource(cfg, tenant, clientID, cred)
+		cred := confidential.NewCredFromAssertionCallback(func(ctx context.Context, _ confidential.AssertionRequestOptions) (string, error) {
+			return oidc.Token(ctx)
+		})
+		return confidentialSource(cfg, tenant, clientID, cred, "workload identity federation", false, oidc)
+	case "managedserviceidentity":
+		return managedIdentitySource(cfg, tenant)
+	case "usernamepassword":
+		return passwordSource(cfg, tenant)
 	case "":
 		return nil, errors.New("service connection: the agent passed no authentication scheme (ENDPOINT_AUTH_SCHEME_<id> is empty)")
 	default:
-		return nil, fmt.Errorf("service connection: authentication scheme %q is not supported; expected ServicePrincipal", cfg.Scheme)
+		return nil, fmt.Errorf("service connection: authentication scheme %q is not supported; expected WorkloadIdentityFederation, ServicePrincipal, ManagedServiceIdentity or UsernamePassword", cfg.Scheme)
 	}
 }
 
-func confidentialSource(cfg Config, tenant, clientID string, cred confidential.Credential) (*TokenSource, error) {
+func confidentialSource(cfg Config, tenant, clientID string, cred confidential.Credential, how string, x5c bool, oidc *oidcSource) (*TokenSource, error) {
 	authority := cfg.Cloud.AuthorityHost + "/" + tenant
-	app, err := confidential.New(authority, clientID, cred,
+	opts := []confidential.Option{
 		confidential.WithHTTPClient(cfg.HTTPClient),
 		// Our own table (or the connection's Custom fields) names the authority; MSAL's network
 		// discovery would only reach the public cloud.
-		confidential.WithInstanceDiscovery(false))
+		confidential.WithInstanceDiscovery(false),
+	}
+	if x5c {
+		// Subject name / issuer authentication: Entra needs the certificate chain.
+		opts = append(opts, confidential.WithX5C())
+	}
+	app, err := confidential.New(authority, clientID, cred, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("service connection: authority %s: %w", authority, err)
 	}
-	who := fmt.Sprintf("service principal %s in tenant %s", clientID, tenant)
+	who := fmt.Sprintf("service principal %s in tenant %s with %s", clientID, tenant, how)
 	return &TokenSource{
 		Identity: who,
 		mask:     cfg.Mask,
@@ -130,7 +182,11 @@ func confidentialSource(cfg Config, tenant, clientID string, cred confidential.C
 		acquire: func(ctx context.Context) (string, time.Time, error) {
 			res, err := app.AcquireTokenByCredential(ctx, []string{cfg.Cloud.Scope})
 			if err != nil {
-				return "", time.Time{}, signInError(who, authority, err)
+				var presented *Claims
+				if oidc != nil {
+					presented = oidc.LastClaims()
+				}
+				return "", time.Time{}, signInError(who, authority, err, presented)
 			}
 			return res.AccessToken, res.ExpiresOn, nil
 		},
@@ -171,11 +227,20 @@ var hints = map[string]string{
 	"AADSTS700016":  "No app with this client ID exists in the tenant: check the application (client) ID and the tenant ID on the service connection",
 	"AADSTS90002":   "The tenant was not found: check the tenant ID on the service connection and the environment (cloud)",
 	"AADSTS500011":  "The Power BI resource was not found in the tenant: check the connection's environment (cloud)",
+	"AADSTS70021":   "The app registration has no federated credential matching the service connection: add one with the issuer and subject the service connection shows",
+	"AADSTS700024":  "The ID token from Azure DevOps expired before Entra saw it: check the agent's clock, and run the job again",
+	"AADSTS700027":  "The certificate is not registered on the app registration (or its key does not match): upload the certificate's public part to the app registration",
+	"AADSTS50126":   "The user name or password is wrong: check the service connection",
+	"AADSTS50076":   "The account needs multi-factor authentication, which a pipeline cannot do: use a service principal, workload identity federation or a managed identity instead",
+	"AADSTS50079":   "The account must register for multi-factor authentication, which a pipeline cannot do: use a service principal, workload identity federation or a managed identity instead",
+	"AADSTS50034":   "The user does not exist in the tenant: check the user name and the tenant ID",
+	"AADSTS50053":   "The account is locked after too many failed sign-ins: wait, then check the password on the service connection",
+	"AADSTS7000112": "The application is disabled in the tenant: enable it or use another app registration",
 }
 
 // signInError turns MSAL's error (which carries Entra's JSON reply, never the request) into a
 // one-line explanation with the next step.
-func signInError(who, authority string, err error) error {
+func signInError(who, authority string, err error, presented *Claims) error {
 	e := &SignInError{Who: who, Authority: authority, Err: err}
 	msg := err.Error()
 	if i := strings.Index(msg, "{"); i >= 0 {
@@ -196,5 +261,12 @@ func signInError(who, authority string, err error) error {
 	}
 	e.Code = aadsts.FindString(msg)
 	e.Hint = hints[e.Code]
+	if presented != nil && federationCodes[e.Code] {
+		e.Hint = fmt.Sprintf("The app registration has no federated credential for what the task presented: add one with issuer %q, subject %q and audience %q (the service connection shows them)",
+			presented.Issuer, presented.Subject, presented.Audience)
+	}
 	return e
 }
+
+// federationCodes are Entra's answers to an assertion no federated credential matches.
+var federationCodes = map[string]bool{"AADSTS70021": true, "AADSTS700213": true, "AADSTS700211": true, "AADSTS700212": true}

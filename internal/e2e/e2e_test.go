@@ -299,11 +299,7 @@ func TestFailedDeploymentExplainsItself(t *testing.T) {
 func TestWrongSecretIsExplainedAndNeverPrinted(t *testing.T) {
 	t.Parallel()
 	h := start(t, nil)
-	ep := h.Endpoint
-	ep.Params = map[string]string{}
-	for k, v := range h.Endpoint.Params {
-		ep.Params[k] = v
-	}
+	ep := h.SecretEndpoint()
 	ep.Params["serviceprincipalkey"] = "wrong-secret-value-123"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -276,11 +276,7 @@ func (st *state) pairedTarget(pl *pipeline, forward bool, boundary int, srcID st
 }
 
 // Pipelines_GetPipelineOperations: the latest 20, newest first, without the execution plan.
-func (s *Server) getOperations(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) getOperations(pl *pipeline, c *call) (int, any, error) {
 	out := []wireOperation{}
 	for i := len(pl.ops) - 1; i >= 0 && len(out) < maxOperations; i-- {
 		out = append(out, pl.ops[i].wire(c.now, false))
@@ -289,11 +285,7 @@ func (s *Server) getOperations(c *call) (int, any, error) {
 }
 
 // Pipelines_GetPipelineOperation: with the execution plan.
-func (s *Server) getOperation(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) getOperation(pl *pipeline, c *call) (int, any, error) {
 	id := c.params["operationId"]
 	for _, op := range pl.ops {
 		if strings.EqualFold(op.id, id) {
@@ -340,10 +332,12 @@ type deployRequest struct {
 func isTrue(b *bool) bool { return b != nil && *b }
 
 // Pipelines_DeployAll
-func (s *Server) deployAll(c *call) (int, any, error) { return s.deploy(c, false) }
+func (s *Server) deployAll(pl *pipeline, c *call) (int, any, error) { return s.deploy(pl, c, false) }
 
 // Pipelines_SelectiveDeploy
-func (s *Server) selectiveDeploy(c *call) (int, any, error) { return s.deploy(c, true) }
+func (s *Server) selectiveDeploy(pl *pipeline, c *call) (int, any, error) {
+	return s.deploy(pl, c, true)
+}
 
 // chosen is an item picked for deployment with the options that apply to it.
 type chosen struct {
@@ -351,11 +345,7 @@ type chosen struct {
 	opts *deployOptions
 }
 
-func (s *Server) deploy(c *call, selective bool) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) deploy(pl *pipeline, c *call, selective bool) (int, any, error) {
 	var req deployRequest
 	if err := decodeBody(c.body, &req); err != nil {
 		return 0, nil, err

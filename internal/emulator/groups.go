@@ -383,83 +383,69 @@ func (s *Server) itemURL(ws *workspace, kind, id string) string {
 	return s.URL + "/groups/" + ws.id + "/" + kind + "/" + id
 }
 
-// Reports_GetReportsInGroup
-func (s *Server) getReports(c *call) (int, any, error) {
-	ws, err := s.visibleWorkspace(c, roleViewer)
-	if err != nil {
-		return 0, nil, err
+// itemList serves one of the per-workspace item lists (Reports_GetReportsInGroup,
+// Datasets_GetDatasetsInGroup, Dashboards_GetDashboardsInGroup, Dataflows_GetDataflows).
+func itemList[T any](kind itemKind, entity string, wire func(*Server, *workspace, *item) T) handler {
+	return func(s *Server, c *call) (int, any, error) {
+		ws, err := s.visibleWorkspace(c, roleViewer)
+		if err != nil {
+			return 0, nil, err
+		}
+		out := []T{}
+		for _, it := range ws.itemsOf(kind) {
+			out = append(out, wire(s, ws, it))
+		}
+		return http.StatusOK, s.list(entity, out), nil
 	}
-	type wireReport struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		ReportType string `json:"reportType"`
-		DatasetID  string `json:"datasetId,omitempty"`
-		WebURL     string `json:"webUrl"`
-		EmbedURL   string `json:"embedUrl"`
-	}
-	out := []wireReport{}
-	for _, it := range ws.itemsOf(kindReport) {
-		out = append(out, wireReport{ID: it.id, Name: it.name, ReportType: "PowerBIReport", DatasetID: it.datasetID,
-			WebURL: s.itemURL(ws, "reports", it.id), EmbedURL: s.URL + "/reportEmbed?reportId=" + it.id + "&groupId=" + ws.id})
-	}
-	return http.StatusOK, s.list("reports", out), nil
 }
 
-// Datasets_GetDatasetsInGroup
-func (s *Server) getDatasets(c *call) (int, any, error) {
-	ws, err := s.visibleWorkspace(c, roleViewer)
-	if err != nil {
-		return 0, nil, err
-	}
-	type wireDataset struct {
-		ID            string `json:"id"`
-		Name          string `json:"name"`
-		WebURL        string `json:"webUrl"`
-		IsRefreshable bool   `json:"isRefreshable"`
-	}
-	out := []wireDataset{}
-	for _, it := range ws.itemsOf(kindDataset) {
-		out = append(out, wireDataset{ID: it.id, Name: it.name, WebURL: s.itemURL(ws, "datasets", it.id), IsRefreshable: true})
-	}
-	return http.StatusOK, s.list("datasets", out), nil
+type wireReport struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	ReportType string `json:"reportType"`
+	DatasetID  string `json:"datasetId,omitempty"`
+	WebURL     string `json:"webUrl"`
+	EmbedURL   string `json:"embedUrl"`
 }
 
-// Dashboards_GetDashboardsInGroup: the name field is displayName.
-func (s *Server) getDashboards(c *call) (int, any, error) {
-	ws, err := s.visibleWorkspace(c, roleViewer)
-	if err != nil {
-		return 0, nil, err
-	}
-	type wireDashboard struct {
-		ID          string `json:"id"`
-		DisplayName string `json:"displayName"`
-		IsReadOnly  bool   `json:"isReadOnly"`
-		WebURL      string `json:"webUrl"`
-		EmbedURL    string `json:"embedUrl"`
-	}
-	out := []wireDashboard{}
-	for _, it := range ws.itemsOf(kindDashboard) {
-		out = append(out, wireDashboard{ID: it.id, DisplayName: it.name, WebURL: s.itemURL(ws, "dashboards", it.id),
-			EmbedURL: s.URL + "/dashboardEmbed?dashboardId=" + it.id + "&groupId=" + ws.id})
-	}
-	return http.StatusOK, s.list("dashboards", out), nil
+func (s *Server) wireReport(ws *workspace, it *item) wireReport {
+	return wireReport{ID: it.id, Name: it.name, ReportType: "PowerBIReport", DatasetID: it.datasetID,
+		WebURL: s.itemURL(ws, "reports", it.id), EmbedURL: s.URL + "/reportEmbed?reportId=" + it.id + "&groupId=" + ws.id}
 }
 
-// Dataflows_GetDataflows: the id field is objectId.
-func (s *Server) getDataflows(c *call) (int, any, error) {
-	ws, err := s.visibleWorkspace(c, roleViewer)
-	if err != nil {
-		return 0, nil, err
-	}
-	type wireDataflow struct {
-		ObjectID    string `json:"objectId"`
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		ModelURL    string `json:"modelUrl"`
-	}
-	out := []wireDataflow{}
-	for _, it := range ws.itemsOf(kindDataflow) {
-		out = append(out, wireDataflow{ObjectID: it.id, Name: it.name, ModelURL: s.itemURL(ws, "dataflows", it.id) + "/model.json"})
-	}
-	return http.StatusOK, s.list("dataflows", out), nil
+type wireDataset struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	WebURL        string `json:"webUrl"`
+	IsRefreshable bool   `json:"isRefreshable"`
+}
+
+func (s *Server) wireDataset(ws *workspace, it *item) wireDataset {
+	return wireDataset{ID: it.id, Name: it.name, WebURL: s.itemURL(ws, "datasets", it.id), IsRefreshable: true}
+}
+
+// wireDashboard: the name field is displayName.
+type wireDashboard struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	IsReadOnly  bool   `json:"isReadOnly"`
+	WebURL      string `json:"webUrl"`
+	EmbedURL    string `json:"embedUrl"`
+}
+
+func (s *Server) wireDashboard(ws *workspace, it *item) wireDashboard {
+	return wireDashboard{ID: it.id, DisplayName: it.name, WebURL: s.itemURL(ws, "dashboards", it.id),
+		EmbedURL: s.URL + "/dashboardEmbed?dashboardId=" + it.id + "&groupId=" + ws.id}
+}
+
+// wireDataflow: the id field is objectId.
+type wireDataflow struct {
+	ObjectID    string `json:"objectId"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	ModelURL    string `json:"modelUrl"`
+}
+
+func (s *Server) wireDataflow(ws *workspace, it *item) wireDataflow {
+	return wireDataflow{ObjectID: it.id, Name: it.name, ModelURL: s.itemURL(ws, "dataflows", it.id) + "/model.json"}
 }

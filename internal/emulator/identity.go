@@ -77,6 +77,7 @@ type Identity struct {
 	accessToken map[string]idGrant // by token
 	refresh     map[string]idGrant // by refresh token
 	oidcIssued  int
+	issued      []string // every token handed out, for leak tests
 }
 
 // idApp is an app registration with its parsed certificates.
@@ -285,6 +286,7 @@ func (id *Identity) issue(p Principal, resource string) (string, int) {
 		}
 	}
 	id.accessToken[token] = idGrant{principal: p, resource: resource, expires: now.Add(id.opts.TokenLifetime)}
+	id.issued = append(id.issued, token)
 	return token, int(id.opts.TokenLifetime / time.Second)
 }
 

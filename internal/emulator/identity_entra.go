@@ -80,7 +80,11 @@ func (id *Identity) writeEntraError(w http.ResponseWriter, r *http.Request, err 
 }
 
 // knownTenant reports whether the path's tenant is the seed's (MSAL lower-cases authorities).
-func (id *Identity) knownTenant(tenant string) bool { return strings.EqualFold(tenant, id.tenantID) }
+// knownTenant accepts the tenant's id and the multi-tenant aliases a user sign-in may use
+// (the user's home tenant is this one).
+func (id *Identity) knownTenant(tenant string) bool {
+	return strings.EqualFold(tenant, id.tenantID) || strings.EqualFold(tenant, "organizations") || strings.EqualFold(tenant, "common")
+}
 
 func (id *Identity) tenantNotFound(tenant string) string {
 	return fmt.Sprintf("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. "+
@@ -466,6 +470,7 @@ func (id *Identity) userTokens(r *http.Request, user *User, clientID, resource, 
 	now := id.now()
 	id.mu.Lock()
 	id.refresh[rt] = idGrant{principal: p, resource: resource, clientID: clientID, expires: now.Add(refreshTokenLifetime)}
+	id.issued = append(id.issued, rt)
 	id.mu.Unlock()
 
 	idToken, err := idSignJWT(id.key, id.keyID, map[string]any{

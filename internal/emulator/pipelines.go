@@ -166,20 +166,12 @@ func (s *Server) createPipeline(c *call) (int, any, error) {
 }
 
 // Pipelines_GetPipeline: stages only with $expand=stages.
-func (s *Server) getPipeline(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) getPipeline(pl *pipeline, c *call) (int, any, error) {
 	return http.StatusOK, withContext(s.URL, "pipelines/$entity", s.wirePipeline(pl, c, expands(c, "stages"), false)), nil
 }
 
 // Pipelines_UpdatePipeline
-func (s *Server) updatePipeline(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) updatePipeline(pl *pipeline, c *call) (int, any, error) {
 	var req pipelineRequest
 	if err := decodeBody(c.body, &req); err != nil {
 		return 0, nil, err
@@ -197,11 +189,7 @@ func (s *Server) updatePipeline(c *call) (int, any, error) {
 }
 
 // Pipelines_DeletePipeline: the workspaces stay, unassigned.
-func (s *Server) deletePipeline(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) deletePipeline(pl *pipeline, c *call) (int, any, error) {
 	if err := s.st.checkIdle(pl, c.now); err != nil {
 		return 0, nil, err
 	}
@@ -209,24 +197,13 @@ func (s *Server) deletePipeline(c *call) (int, any, error) {
 	return http.StatusOK, nil, nil
 }
 
-// Pipelines_GetPipelineUsers
-func (s *Server) getPipelineUsers(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+// Pipelines_GetPipelineUsers, Pipelines_GetPipelineUsersAsAdmin
+func (s *Server) getPipelineUsers(pl *pipeline, c *call) (int, any, error) {
 	return http.StatusOK, s.list("pipelines/users", wirePipelineUsers(pl)), nil
 }
 
-// Pipelines_UpdatePipelineUser: adds or updates; Admin is the only access right.
-func (s *Server) updatePipelineUser(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.putPipelineUser(pl, c)
-}
-
+// Pipelines_UpdatePipelineUser, Pipelines_UpdateUserAsAdmin: adds or updates; Admin is the only
+// access right.
 func (s *Server) putPipelineUser(pl *pipeline, c *call) (int, any, error) {
 	var req wirePipeUser
 	if err := decodeBody(c.body, &req); err != nil {
@@ -255,15 +232,7 @@ func (s *Server) putPipelineUser(pl *pipeline, c *call) (int, any, error) {
 	return http.StatusOK, nil, nil
 }
 
-// Pipelines_DeletePipelineUser
-func (s *Server) deletePipelineUser(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.removePipelineUser(pl, c)
-}
-
+// Pipelines_DeletePipelineUser, Pipelines_DeleteUserAsAdmin
 func (s *Server) removePipelineUser(pl *pipeline, c *call) (int, any, error) {
 	id := c.params["identifier"]
 	i := pl.user(id)
@@ -275,11 +244,7 @@ func (s *Server) removePipelineUser(pl *pipeline, c *call) (int, any, error) {
 }
 
 // Pipelines_GetPipelineStages
-func (s *Server) getPipelineStages(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) getPipelineStages(pl *pipeline, c *call) (int, any, error) {
 	return http.StatusOK, s.list("pipelines/stages", s.wireStages(pl, c, false)), nil
 }
 
@@ -294,11 +259,7 @@ func stageOrder(c *call) (int, error) {
 }
 
 // Pipelines_AssignWorkspace
-func (s *Server) assignWorkspace(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) assignWorkspace(pl *pipeline, c *call) (int, any, error) {
 	order, err := stageOrder(c)
 	if err != nil {
 		return 0, nil, err
@@ -339,11 +300,7 @@ func (s *Server) assignWorkspace(c *call) (int, any, error) {
 }
 
 // Pipelines_UnassignWorkspace
-func (s *Server) unassignWorkspace(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) unassignWorkspace(pl *pipeline, c *call) (int, any, error) {
 	order, err := stageOrder(c)
 	if err != nil {
 		return 0, nil, err
@@ -378,11 +335,7 @@ type wireArtifacts struct {
 
 // Pipelines_GetPipelineStageArtifacts: an unassigned stage answers 400 (the service's exact
 // answer is undocumented).
-func (s *Server) getStageArtifacts(c *call) (int, any, error) {
-	pl, err := s.visiblePipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
+func (s *Server) getStageArtifacts(pl *pipeline, c *call) (int, any, error) {
 	order, err := stageOrder(c)
 	if err != nil {
 		return 0, nil, err
@@ -435,7 +388,32 @@ func (s *Server) requireTenantAdmin(c *call) error {
 	return notAuthorized("the admin APIs need a Fabric administrator or an app with Tenant.Read.All")
 }
 
-func (s *Server) adminPipeline(c *call) (*pipeline, error) {
+// pipelineHandler handles a call about one pipeline, found by userPipeline or adminPipeline.
+type pipelineHandler func(s *Server, pl *pipeline, c *call) (int, any, error)
+
+// userPipeline serves h on a pipeline the caller administers.
+func userPipeline(h pipelineHandler) handler {
+	return func(s *Server, c *call) (int, any, error) {
+		pl, err := s.visiblePipeline(c)
+		if err != nil {
+			return 0, nil, err
+		}
+		return h(s, pl, c)
+	}
+}
+
+// adminPipeline serves h on any pipeline, for tenant admins.
+func adminPipeline(h pipelineHandler) handler {
+	return func(s *Server, c *call) (int, any, error) {
+		pl, err := s.findPipelineAsAdmin(c)
+		if err != nil {
+			return 0, nil, err
+		}
+		return h(s, pl, c)
+	}
+}
+
+func (s *Server) findPipelineAsAdmin(c *call) (*pipeline, error) {
 	if err := s.requireTenantAdmin(c); err != nil {
 		return nil, err
 	}
@@ -473,33 +451,6 @@ func (s *Server) adminGetPipelines(c *call) (int, any, error) {
 		out = append(out, w)
 	}
 	return http.StatusOK, s.list("pipelines", page(out, top, skip)), nil
-}
-
-// Pipelines_GetPipelineUsersAsAdmin
-func (s *Server) adminGetPipelineUsers(c *call) (int, any, error) {
-	pl, err := s.adminPipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, s.list("pipelines/users", wirePipelineUsers(pl)), nil
-}
-
-// Pipelines_UpdateUserAsAdmin
-func (s *Server) adminUpdatePipelineUser(c *call) (int, any, error) {
-	pl, err := s.adminPipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.putPipelineUser(pl, c)
-}
-
-// Pipelines_DeleteUserAsAdmin
-func (s *Server) adminDeletePipelineUser(c *call) (int, any, error) {
-	pl, err := s.adminPipeline(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.removePipelineUser(pl, c)
 }
 
 // withContext adds "@odata.context" to a single entity, as the service does.

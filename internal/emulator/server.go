@@ -46,6 +46,11 @@ type Options struct {
 	Validate func(r *http.Request, body []byte) error
 	// Logf, when set, receives one line per request.
 	Logf func(format string, args ...any)
+	// Hosts are extra DNS names the TLS certificate is valid for, besides localhost, 127.0.0.1
+	// and ::1, so that a test can reach the emulator as api.powerbi.com, login.microsoftonline.us
+	// and so on through a proxy that tunnels those names here. When set, the sign-in endpoints
+	// answer under the name each request was sent to, as MSAL requires of an authority.
+	Hosts []string
 }
 
 // Server is a running emulator.
@@ -117,7 +122,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := newCertificates(opts.Now())
+	certs, err := newCertificates(opts.Now(), opts.Hosts)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: certificates: %w", err)
 	}
@@ -138,11 +143,17 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Reached under other names (Hosts), the fake Entra names itself after each request's Host:
+	// MSAL rejects an authority whose issuer is on another host.
+	issuer := func() string { return s.URL }
+	if len(opts.Hosts) > 0 {
+		issuer = nil
+	}
 	s.identity, err = NewIdentity(idSeed, IdentityOptions{
 		TokenLifetime:     opts.TokenLifetime,
 		OIDCTokenLifetime: opts.OIDCTokenLifetime,
 		Now:               opts.Now,
-		Issuer:            func() string { return s.URL },
+		Issuer:            issuer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: identity: %w", err)

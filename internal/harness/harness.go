@@ -29,12 +29,18 @@ type Options struct {
 	Seed *emulator.Seed
 	// DeployDuration is how long the emulator takes per deployment.
 	DeployDuration time.Duration
+	// TokenLifetime and OIDCTokenLifetime shorten the emulator's Entra and Azure DevOps
+	// tokens (defaults 1h and 10m), to prove that long waits sign in again.
+	TokenLifetime, OIDCTokenLifetime time.Duration
 	// Validate, when set, checks every Power BI request the emulator receives.
 	Validate func(*http.Request, []byte) error
 	// Debug sets System.Debug.
 	Debug bool
 	// TempDir holds the CA file and the agent's temp folder.
 	TempDir string
+	// Hosts are extra DNS names the emulator's certificate covers (emulator.Options.Hosts), for
+	// steps that reach it as a real cloud's hosts through a proxy.
+	Hosts []string
 }
 
 // Harness is an emulator plus the agent's view of one service connection to it.
@@ -50,8 +56,67 @@ type Harness struct {
 	// Echo, when set, receives each step's log as the agent's viewer shows it.
 	Echo io.Writer
 
-	caFile string
-	tmp    string
+	caFile   string
+	tmp      string
+	seed     *emulator.Seed
+	jobToken string
+}
+
+// data is the connection's environment: Custom, pointing at the emulator.
+func (h *Harness) data() map[string]string {
+	return map[string]string{
+		"environment":   "Custom",
+		"apiUrl":        h.Emulator.URL,
+		"authorityHost": h.Emulator.URL,
+		"resource":      h.Emulator.Resource(),
+	}
+}
+
+func (h *Harness) endpoint(id, scheme string, params map[string]string) agentsim.Endpoint {
+	if id == "" {
+		id = NewID()
+	}
+	return agentsim.Endpoint{ID: id, URL: h.Emulator.URL + "/", Scheme: scheme, Params: params, Data: h.data()}
+}
+
+// FederatedEndpoint is a workload identity federation connection: the seed's first Azure
+// DevOps service connection, federated with the seed's first app.
+func (h *Harness) FederatedEndpoint() agentsim.Endpoint {
+	return h.endpoint(h.seed.Azure.ServiceConnections[0].ID, "WorkloadIdentityFederation", map[string]string{
+		"tenantid": h.seed.TenantID, "serviceprincipalid": h.seed.Apps[0].ClientID})
+}
+
+// SecretEndpoint is a service principal connection with the seed's first app's client secret.
+func (h *Harness) SecretEndpoint() agentsim.Endpoint {
+	app := h.seed.Apps[0]
+	return h.endpoint("", "ServicePrincipal", map[string]string{
+		"tenantid": h.seed.TenantID, "serviceprincipalid": app.ClientID,
+		"authenticationType": "spnKey", "serviceprincipalkey": app.Secret})
+}
+
+// CertificateEndpoint is a service principal connection with a certificate PEM (certificate
+// and private key) for the app with that client id.
+func (h *Harness) CertificateEndpoint(clientID, pem string, x5c bool) agentsim.Endpoint {
+	params := map[string]string{"tenantid": h.seed.TenantID, "serviceprincipalid": clientID,
+		"authenticationType": "spnCertificate", "servicePrincipalCertificate": pem}
+	if x5c {
+		params["sendX5c"] = "true"
+	}
+	return h.endpoint("", "ServicePrincipal", params)
+}
+
+// ManagedIdentityEndpoint is a managed identity connection; clientID "" is system-assigned.
+func (h *Harness) ManagedIdentityEndpoint(clientID string) agentsim.Endpoint {
+	params := map[string]string{}
+	if clientID != "" {
+		params["clientId"] = clientID
+	}
+	return h.endpoint("", "ManagedServiceIdentity", params)
+}
+
+// PasswordEndpoint is a username/password connection.
+func (h *Harness) PasswordEndpoint(user, password string) agentsim.Endpoint {
+	return h.endpoint("", "UsernamePassword", map[string]string{"username": user, "password": password})
 }
 
 // Start starts the emulator and prepares the connection.
@@ -70,7 +135,7 @@ func Start(o Options) (*Harness, error) {
 		return nil, err
 	}
 	o.Dist = dist
-	eo := emulator.Options{Seed: o.Seed, DeployDuration: o.DeployDuration}
+	eo := emulator.Options{Seed: o.Seed, DeployDuration: o.DeployDuration, Hosts: o.Hosts}
 	if o.Validate != nil {
 		eo.Validate = o.Validate
 	}
@@ -85,23 +150,22 @@ func Start(o Options) (*Harness, error) {
 		emu.Close()
 		return nil, err
 	}
-	app := o.Seed.Apps[0]
-	h.Endpoint = agentsim.Endpoint{
-		ID:     NewID(),
-		URL:    emu.URL + "/",
-		Scheme: "ServicePrincipal",
-		Params: map[string]string{
-			"tenantid":            o.Seed.TenantID,
-			"serviceprincipalid":  app.ClientID,
-			"authenticationType":  "spnKey",
-			"serviceprincipalkey": app.Secret,
-		},
-		Data: map[string]string{
-			"environment":   "Custom",
-			"apiUrl":        emu.URL,
-			"authorityHost": emu.URL,
-			"resource":      emu.Resource(),
-		},
+	h.seed = o.Seed
+	az := o.Seed.Azure
+	h.jobToken = az.JobToken
+	planID, jobID := NewID(), NewID()
+	collection := fmt.Sprintf("%s/%s/", emu.URL, az.OrganizationName)
+	h.Variables["System.CollectionUri"] = collection
+	h.Variables["System.TeamFoundationCollectionUri"] = collection
+	h.Variables["System.TeamProjectId"] = az.ProjectID
+	h.Variables["System.HostType"] = "build"
+	h.Variables["System.PlanId"] = planID
+	h.Variables["System.JobId"] = jobID
+	h.Variables["System.OidcRequestUri"] = fmt.Sprintf("%s%s/_apis/distributedtask/hubs/build/plans/%s/jobs/%s/oidctoken", collection, az.ProjectID, planID, jobID)
+	if len(az.ServiceConnections) > 0 && len(o.Seed.Apps[0].FederatedCredentials) > 0 {
+		h.Endpoint = h.FederatedEndpoint()
+	} else {
+		h.Endpoint = h.SecretEndpoint()
 	}
 	h.Variables["Agent.CAInfo"] = h.caFile
 	h.Variables["Agent.TempDirectory"] = o.TempDir
@@ -155,11 +219,12 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 		}
 	}
 	step := agentsim.Step{
-		Inputs:    inputs,
-		Endpoints: []agentsim.Endpoint{ep},
-		Variables: merge(h.Variables, s.Variables),
-		Secrets:   merge(h.Secrets, s.Secrets),
-		BaseEnv:   BaseEnv(),
+		AccessToken: h.jobToken,
+		Inputs:      inputs,
+		Endpoints:   []agentsim.Endpoint{ep},
+		Variables:   merge(h.Variables, s.Variables),
+		Secrets:     merge(h.Secrets, s.Secrets),
+		BaseEnv:     h.baseEnv(),
 	}
 	env, err := task.Environ(step)
 	if err != nil {
@@ -220,6 +285,16 @@ func BaseEnv() []string {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
+	}
+	return env
+}
+
+// baseEnv is the agent machine's environment: what any process has, plus what an Azure
+// host sets for its managed identity (App Service style, which the emulator serves).
+func (h *Harness) baseEnv() []string {
+	env := BaseEnv()
+	for k, v := range h.Emulator.Identity().ManagedIdentityEnv(h.Emulator.URL) {
+		env = append(env, k+"="+v)
 	}
 	return env
 }

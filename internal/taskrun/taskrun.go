@@ -114,7 +114,10 @@ func (t *Task) Client(ctx context.Context) (*powerbi.Client, error) {
 	}
 	tokens, err := auth.NewTokenSource(auth.Config{
 		Scheme:     ep.Scheme,
+		EndpointID: ep.ID,
 		Endpoint:   ep,
+		Getenv:     t.getenv,
+		Warn:       t.Agent.Warning,
 		Cloud:      cloud,
 		HTTPClient: &http.Client{Transport: base, Timeout: 2 * time.Minute},
 		Mask:       t.Agent.SetSecret,

@@ -1,0 +1,63 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
+)
+
+// DefaultPublicClientID is the public client app the password flow signs in through when the
+// connection names none: the one Microsoft's Power BI PowerShell module uses, which every
+// Power BI tenant knows.
+const DefaultPublicClientID = "ea0616ba-638b-4df5-95b9-636659ae5121"
+
+// passwordSource signs in with a user name and password (resource owner password
+// credentials). It cannot do multi-factor authentication and Microsoft is retiring it; the
+// task says so in the log every time.
+func passwordSource(cfg Config, tenant string) (*TokenSource, error) {
+	user := strings.TrimSpace(cfg.Endpoint.Param("username"))
+	pass := cfg.Endpoint.Param("password")
+	if user == "" || pass == "" {
+		return nil, errors.New("service connection: the username/password scheme needs both a user name and a password")
+	}
+	if tenant == "" {
+		tenant = strings.TrimSpace(cfg.Endpoint.Data("tenantId"))
+	}
+	if tenant == "" {
+		// The user's home tenant is found from the user name.
+		tenant = "organizations"
+	}
+	clientID := strings.TrimSpace(cfg.Endpoint.Data("clientId"))
+	if clientID == "" {
+		clientID = DefaultPublicClientID
+	}
+	cfg.Warn("The service connection signs in with a user name and password: this cannot satisfy multi-factor authentication, and Microsoft is retiring the flow. Move to workload identity federation or a service principal.")
+	authority := cfg.Cloud.AuthorityHost + "/" + tenant
+	app, err := public.New(clientID, public.WithAuthority(authority), public.WithHTTPClient(cfg.HTTPClient), public.WithInstanceDiscovery(false))
+	if err != nil {
+		return nil, fmt.Errorf("service connection: authority %s: %w", authority, err)
+	}
+	who := fmt.Sprintf("user %s", user)
+	return &TokenSource{
+		Identity: who,
+		mask:     cfg.Mask,
+		now:      cfg.Now,
+		acquire: func(ctx context.Context) (string, time.Time, error) {
+			scopes := []string{cfg.Cloud.Scope}
+			if accounts, err := app.Accounts(ctx); err == nil && len(accounts) > 0 {
+				if res, err := app.AcquireTokenSilent(ctx, scopes, public.WithSilentAccount(accounts[0])); err == nil {
+					return res.AccessToken, res.ExpiresOn, nil
+				}
+			}
+			res, err := app.AcquireTokenByUsernamePassword(ctx, scopes, user, pass) //nolint:staticcheck // the legacy scheme users chose; warned above
+			if err != nil {
+				return "", time.Time{}, signInError(who, authority, err, nil)
+			}
+			return res.AccessToken, res.ExpiresOn, nil
+		},
+	}, nil
+}

@@ -1,0 +1,204 @@
+package e2e_test
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbi-pipelines/azdo-extension/internal/agentsim"
+	"github.com/pbi-pipelines/azdo-extension/internal/auth"
+	"github.com/pbi-pipelines/azdo-extension/internal/emulator"
+	"github.com/pbi-pipelines/azdo-extension/internal/harness"
+	"github.com/pbi-pipelines/azdo-extension/internal/proxytest"
+	"github.com/pbi-pipelines/azdo-extension/internal/swaggertest"
+)
+
+// The agent's proxy credentials. The password is a secret variable: it must never be printed.
+const (
+	cloudProxyUser     = `CONTOSO\build-agent`
+	cloudProxyPassword = "Pr0xy-Pa55w0rd-never-printed"
+)
+
+// cloudRig is a harness whose emulator also answers as a cloud's hosts, and an authenticating
+// proxy that tunnels every CONNECT to that emulator: the task resolves real cloud names, and
+// the proxy's record shows which of them it asked for.
+type cloudRig struct {
+	h     *harness.Harness
+	proxy *proxytest.Proxy
+}
+
+func startCloudRig(t *testing.T, seed *emulator.Seed, hosts ...string) *cloudRig {
+	t.Helper()
+	h, err := harness.Start(harness.Options{
+		Dist:           dist(t),
+		Seed:           seed,
+		DeployDuration: 600 * time.Millisecond,
+		Validate:       swaggertest.Validator(t),
+		TempDir:        t.TempDir(),
+		Hosts:          hosts,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		assert.Empty(t, h.Emulator.ValidationErrors(), "requests the swagger does not allow")
+		h.Close()
+	})
+	emulatorAddr := strings.TrimPrefix(h.Emulator.URL, "https://")
+	p, err := proxytest.Start(proxytest.Options{
+		Username: cloudProxyUser,
+		Password: cloudProxyPassword,
+		Dial:     func(string) string { return emulatorAddr },
+		Logf:     t.Logf,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, p.Close()) })
+	return &cloudRig{h: h, proxy: p}
+}
+
+// run runs a step through the proxy, as an agent configured with one runs it. environment
+// replaces the connection's data with just that environment ("" keeps the harness's Custom
+// connection to the emulator); extra adds agent variables.
+func (r *cloudRig) run(t *testing.T, environment, folder string, inputs, extra map[string]string) *harness.Result {
+	t.Helper()
+	var ep *agentsim.Endpoint
+	if environment != "" {
+		e := r.h.Endpoint
+		e.Data = map[string]string{"environment": environment}
+		ep = &e
+	}
+	vars := map[string]string{"Agent.ProxyUrl": r.proxy.URL, "Agent.ProxyUsername": cloudProxyUser}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := r.h.Run(ctx, harness.Step{
+		Folder:    folder,
+		Inputs:    inputs,
+		Endpoint:  ep,
+		Variables: vars,
+		Secrets:   map[string]string{"Agent.ProxyPassword": cloudProxyPassword},
+	})
+	require.NoError(t, err)
+	t.Logf("%s: %s\n%s", res.Task.Name, res.Run.Result, strings.Join(res.Run.Log, "\n"))
+	assert.NotContains(t, string(res.Raw), cloudProxyPassword, "the proxy password leaked into the task's output")
+	return res
+}
+
+func hostOf(t *testing.T, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	require.NoError(t, err)
+	return u.Hostname()
+}
+
+// tokensIssued counts the successful token requests the fake Entra answered.
+func tokensIssued(h *harness.Harness) int {
+	n := 0
+	for _, r := range h.Emulator.Requests() {
+		if r.Method == "POST" && strings.HasSuffix(r.Path, "/oauth2/v2.0/token") && r.Status == 200 {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCloudsSignInAndCallThroughProxy proves, per national cloud, that a task signs in at that
+// cloud's authority for that cloud's scope and calls that cloud's API, all through the agent's
+// authenticating proxy.
+func TestCloudsSignInAndCallThroughProxy(t *testing.T) {
+	t.Parallel()
+	for _, env := range []string{"Public", "USGov", "USGovHigh", "USGovMil", "China"} {
+		t.Run(env, func(t *testing.T) {
+			t.Parallel()
+			cloud, err := auth.CloudFor(env, nil)
+			require.NoError(t, err)
+			authority, api := hostOf(t, cloud.AuthorityHost), hostOf(t, cloud.APIURL)
+			seed := emulator.DemoSeed()
+			// The fake Entra knows only this cloud's Power BI resource: asking for any other
+			// scope fails with AADSTS500011.
+			seed.Resource = strings.TrimSuffix(cloud.Scope, "/.default")
+			rig := startCloudRig(t, seed, authority, api)
+			require.Equal(t, seed.Resource, rig.h.Emulator.Resource())
+
+			res := rig.run(t, env, "create-pipeline", map[string]string{"displayName": "Sales " + env}, nil)
+			succeeded(t, res)
+			id := res.Run.Outputs["pipelineId"]
+			require.NotEmpty(t, id)
+			assert.Contains(t, log(res), cloud.Name+" cloud, "+cloud.APIURL)
+			succeeded(t, rig.run(t, env, "delete-pipeline", map[string]string{"pipeline": id}, nil))
+			assert.Empty(t, rig.h.Emulator.Snapshot().Pipelines)
+
+			assert.ElementsMatch(t, []string{authority, api}, rig.proxy.Hosts(),
+				"the task contacted exactly the cloud's authority and API hosts")
+			for _, r := range rig.proxy.Requests() {
+				assert.Equal(t, "CONNECT", r.Method, "https only, through tunnels")
+				assert.Contains(t, []string{authority + ":443", api + ":443"}, r.Target)
+				assert.Equal(t, 200, r.Status, "the proxy accepted the agent's credentials")
+			}
+			assert.GreaterOrEqual(t, tokensIssued(rig.h), 2, "each task signed in for %s", cloud.Scope)
+			app := seed.Apps[0]
+			var apiCalls int
+			for _, r := range rig.h.Emulator.Requests() {
+				if strings.HasPrefix(strings.ToLower(r.Path), "/v1.0/myorg/") {
+					apiCalls++
+					assert.Equal(t, app.ObjectID, r.Principal, "%s %s was made with the issued token", r.Method, r.Path)
+				}
+			}
+			assert.Positive(t, apiCalls)
+		})
+	}
+}
+
+// TestCloudScopeMismatchFails: a China connection against a tenant that knows only the Public
+// Power BI resource asks for China's scope, which Entra refuses.
+func TestCloudScopeMismatchFails(t *testing.T) {
+	t.Parallel()
+	china, err := auth.CloudFor("China", nil)
+	require.NoError(t, err)
+	public, err := auth.CloudFor("Public", nil)
+	require.NoError(t, err)
+	seed := emulator.DemoSeed()
+	seed.Resource = strings.TrimSuffix(public.Scope, "/.default")
+	authority := hostOf(t, china.AuthorityHost)
+	rig := startCloudRig(t, seed, authority, hostOf(t, china.APIURL))
+
+	res := rig.run(t, "China", "delete-pipeline", map[string]string{"pipeline": "Sales"}, nil)
+	failed(t, res, "AADSTS500011")
+	assert.Equal(t, []string{authority}, rig.proxy.Hosts(), "no API call without a token")
+	assert.Zero(t, tokensIssued(rig.h))
+}
+
+// TestCloudProxyBypass: hosts the agent's bypass list matches are reached directly. A real
+// cloud host cannot be reached without the proxy here, so the Custom environment points at the
+// emulator on 127.0.0.1; without the bypass the same step goes through the proxy.
+func TestCloudProxyBypass(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		bypass    string
+		wantHosts []string
+	}{
+		{"bypassed", `["^127\\.0\\.0\\.1(:\\d+)?$"]`, nil},
+		{"bypass list names other hosts", `["\\.contoso\\.com$"]`, []string{"127.0.0.1"}},
+		{"no bypass list", "", []string{"127.0.0.1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rig := startCloudRig(t, emulator.DemoSeed())
+			extra := map[string]string{}
+			if c.bypass != "" {
+				extra["Agent.ProxyBypassList"] = c.bypass
+			}
+			res := rig.run(t, "", "create-pipeline", map[string]string{"displayName": "Bypass"}, extra)
+			succeeded(t, res)
+			assert.Equal(t, c.wantHosts, rig.proxy.Hosts())
+			assert.Equal(t, 1, tokensIssued(rig.h))
+		})
+	}
+}
