@@ -59,17 +59,10 @@ func startCloudRig(t *testing.T, seed *emulator.Seed, hosts ...string) *cloudRig
 	return &cloudRig{h: h, proxy: p}
 }
 
-// run runs a step through the proxy, as an agent configured with one runs it. environment
-// replaces the connection's data with just that environment ("" keeps the harness's Custom
-// connection to the emulator); extra adds agent variables.
-func (r *cloudRig) run(t *testing.T, environment, folder string, inputs, extra map[string]string) *harness.Result {
+// run runs a step through the proxy, as an agent configured with one runs it: ep nil keeps the
+// harness's connection; extra adds agent variables.
+func (r *cloudRig) run(t *testing.T, ep *agentsim.Endpoint, folder string, inputs, extra map[string]string) *harness.Result {
 	t.Helper()
-	var ep *agentsim.Endpoint
-	if environment != "" {
-		e := r.h.Endpoint
-		e.Data = map[string]string{"environment": environment}
-		ep = &e
-	}
 	vars := map[string]string{"Agent.ProxyUrl": r.proxy.URL, "Agent.ProxyUsername": cloudProxyUser}
 	for k, v := range extra {
 		vars[k] = v
@@ -88,6 +81,26 @@ func (r *cloudRig) run(t *testing.T, environment, folder string, inputs, extra m
 	assert.NotContains(t, string(res.Raw), cloudProxyPassword, "the proxy password leaked into the task's output")
 	return res
 }
+
+// inCloud is ep with its data reduced to just an environment, as a connection to a named
+// cloud has it (no apiUrl, authorityHost or resource).
+func inCloud(ep agentsim.Endpoint, environment string) *agentsim.Endpoint {
+	ep.Data = map[string]string{"environment": environment}
+	return &ep
+}
+
+// azureDevOpsVars moves the agent's Azure DevOps URLs (the OIDC token endpoint of workload
+// identity federation) from the emulator's address to dev.azure.com, which the proxy tunnels to
+// the same emulator, so that request is seen by name too.
+func azureDevOpsVars(h *harness.Harness) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"System.CollectionUri", "System.TeamFoundationCollectionUri", "System.OidcRequestUri"} {
+		out[k] = strings.Replace(h.Variables[k], h.Emulator.URL, "https://"+azureDevOpsHost, 1)
+	}
+	return out
+}
+
+const azureDevOpsHost = "dev.azure.com"
 
 func hostOf(t *testing.T, rawURL string) string {
 	t.Helper()
@@ -109,48 +122,56 @@ func tokensIssued(h *harness.Harness) int {
 
 // TestCloudsSignInAndCallThroughProxy proves, per national cloud, that a task signs in at that
 // cloud's authority for that cloud's scope and calls that cloud's API, all through the agent's
-// authenticating proxy.
+// authenticating proxy: with a client secret, and with workload identity federation, whose OIDC
+// token request to Azure DevOps goes through the proxy too.
 func TestCloudsSignInAndCallThroughProxy(t *testing.T) {
 	t.Parallel()
 	for _, env := range []string{"Public", "USGov", "USGovHigh", "USGovMil", "China"} {
-		t.Run(env, func(t *testing.T) {
-			t.Parallel()
-			cloud, err := auth.CloudFor(env, nil)
-			require.NoError(t, err)
-			authority, api := hostOf(t, cloud.AuthorityHost), hostOf(t, cloud.APIURL)
-			seed := emulator.DemoSeed()
-			// The fake Entra knows only this cloud's Power BI resource: asking for any other
-			// scope fails with AADSTS500011.
-			seed.Resource = strings.TrimSuffix(cloud.Scope, "/.default")
-			rig := startCloudRig(t, seed, authority, api)
-			require.Equal(t, seed.Resource, rig.h.Emulator.Resource())
-
-			res := rig.run(t, env, "create-pipeline", map[string]string{"displayName": "Sales " + env}, nil)
-			succeeded(t, res)
-			id := res.Run.Outputs["pipelineId"]
-			require.NotEmpty(t, id)
-			assert.Contains(t, log(res), cloud.Name+" cloud, "+cloud.APIURL)
-			succeeded(t, rig.run(t, env, "delete-pipeline", map[string]string{"pipeline": id}, nil))
-			assert.Empty(t, rig.h.Emulator.Snapshot().Pipelines)
-
-			assert.ElementsMatch(t, []string{authority, api}, rig.proxy.Hosts(),
-				"the task contacted exactly the cloud's authority and API hosts")
-			for _, r := range rig.proxy.Requests() {
-				assert.Equal(t, "CONNECT", r.Method, "https only, through tunnels")
-				assert.Contains(t, []string{authority + ":443", api + ":443"}, r.Target)
-				assert.Equal(t, 200, r.Status, "the proxy accepted the agent's credentials")
-			}
-			assert.GreaterOrEqual(t, tokensIssued(rig.h), 2, "each task signed in for %s", cloud.Scope)
-			app := seed.Apps[0]
-			var apiCalls int
-			for _, r := range rig.h.Emulator.Requests() {
-				if strings.HasPrefix(strings.ToLower(r.Path), "/v1.0/myorg/") {
-					apiCalls++
-					assert.Equal(t, app.ObjectID, r.Principal, "%s %s was made with the issued token", r.Method, r.Path)
+		for _, scheme := range []string{"ServicePrincipal", "WorkloadIdentityFederation"} {
+			t.Run(env+"/"+scheme, func(t *testing.T) {
+				t.Parallel()
+				cloud, err := auth.CloudFor(env, nil)
+				require.NoError(t, err)
+				authority, api := hostOf(t, cloud.AuthorityHost), hostOf(t, cloud.APIURL)
+				seed := emulator.DemoSeed()
+				// The fake Entra knows only this cloud's Power BI resource: asking for any other
+				// scope fails with AADSTS500011.
+				seed.Resource = strings.TrimSuffix(cloud.Scope, "/.default")
+				rig := startCloudRig(t, seed, authority, api, azureDevOpsHost)
+				require.Equal(t, seed.Resource, rig.h.Emulator.Resource())
+				wantHosts := []string{authority, api}
+				ep, extra := inCloud(rig.h.SecretEndpoint(), env), map[string]string(nil)
+				if scheme == "WorkloadIdentityFederation" {
+					ep, extra = inCloud(rig.h.FederatedEndpoint(), env), azureDevOpsVars(rig.h)
+					wantHosts = append(wantHosts, azureDevOpsHost)
 				}
-			}
-			assert.Positive(t, apiCalls)
-		})
+
+				res := rig.run(t, ep, "create-pipeline", map[string]string{"displayName": "Sales " + env}, extra)
+				succeeded(t, res)
+				id := res.Run.Outputs["pipelineId"]
+				require.NotEmpty(t, id)
+				assert.Contains(t, log(res), cloud.Name+" cloud, "+cloud.APIURL)
+				succeeded(t, rig.run(t, ep, "delete-pipeline", map[string]string{"pipeline": id}, extra))
+				assert.Empty(t, rig.h.Emulator.Snapshot().Pipelines)
+
+				assert.ElementsMatch(t, wantHosts, rig.proxy.Hosts(), "the hosts the tasks contacted")
+				for _, r := range rig.proxy.Requests() {
+					assert.Equal(t, "CONNECT", r.Method, "https only, through tunnels")
+					assert.True(t, strings.HasSuffix(r.Target, ":443"), r.Target)
+					assert.Equal(t, 200, r.Status, "the proxy accepted the agent's credentials")
+				}
+				assert.Equal(t, 2, tokensIssued(rig.h), "each task signed in once for %s", cloud.Scope)
+				app := seed.Apps[0]
+				var apiCalls int
+				for _, r := range rig.h.Emulator.Requests() {
+					if strings.HasPrefix(strings.ToLower(r.Path), "/v1.0/myorg/") {
+						apiCalls++
+						assert.Equal(t, app.ObjectID, r.Principal, "%s %s was made with the issued token", r.Method, r.Path)
+					}
+				}
+				assert.Positive(t, apiCalls)
+			})
+		}
 	}
 }
 
@@ -167,8 +188,8 @@ func TestCloudScopeMismatchFails(t *testing.T) {
 	authority := hostOf(t, china.AuthorityHost)
 	rig := startCloudRig(t, seed, authority, hostOf(t, china.APIURL))
 
-	res := rig.run(t, "China", "delete-pipeline", map[string]string{"pipeline": "Sales"}, nil)
-	failed(t, res, "AADSTS500011")
+	res := rig.run(t, inCloud(rig.h.SecretEndpoint(), "China"), "delete-pipeline", map[string]string{"pipeline": "Sales"}, nil)
+	failed(t, res, "AADSTS500011", "https://analysis.chinacloudapi.cn/powerbi/api")
 	assert.Equal(t, []string{authority}, rig.proxy.Hosts(), "no API call without a token")
 	assert.Zero(t, tokensIssued(rig.h))
 }
@@ -191,11 +212,12 @@ func TestCloudProxyBypass(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			rig := startCloudRig(t, emulator.DemoSeed())
+			ep := rig.h.SecretEndpoint() // Custom environment: the emulator on 127.0.0.1
 			extra := map[string]string{}
 			if c.bypass != "" {
 				extra["Agent.ProxyBypassList"] = c.bypass
 			}
-			res := rig.run(t, "", "create-pipeline", map[string]string{"displayName": "Bypass"}, extra)
+			res := rig.run(t, &ep, "create-pipeline", map[string]string{"displayName": "Bypass"}, extra)
 			succeeded(t, res)
 			assert.Equal(t, c.wantHosts, rig.proxy.Hosts())
 			assert.Equal(t, 1, tokensIssued(rig.h))

@@ -8,6 +8,7 @@ const (
 	DemoAppSecret         = "demo-app-secret"
 	DemoUserUPN           = "admin@contoso.com"
 	DemoUserPassword      = "demo-password"
+	DemoColleagueUPN      = "alex@contoso.com"
 	DemoCapacityID        = "ca9ac17e-0000-4000-8000-000000000001"
 	DemoDevWorkspaceID    = "de7e1000-0000-4000-8000-000000000001"
 	DemoProdWorkspaceID   = "de7e1000-0000-4000-8000-000000000003"
@@ -18,7 +19,7 @@ const (
 
 // DemoSeed is the built-in starting state of the standalone emulator and the demo: one tenant,
 // one app with a secret (and a workload identity federation for the demo Azure DevOps service
-// connection), one user, one capacity, a Development workspace with 3 datasets, 3 reports and
+// connection), two users, one capacity, a Development workspace with 3 datasets, 3 reports and
 // 1 dashboard, an empty Production workspace, and the demo Azure DevOps organisation.
 func DemoSeed() *Seed {
 	app := WorkspaceUser{Identifier: DemoAppObjectID, PrincipalType: "App", GroupUserAccessRight: "Admin"}
@@ -33,7 +34,10 @@ func DemoSeed() *Seed {
 				Subject: "sc://contoso/analytics/powerbi-emulator",
 			}},
 		}},
-		Users: []User{{UPN: DemoUserUPN, ObjectID: "a11ce000-0000-4000-8000-000000000001", DisplayName: "Contoso Admin", Password: DemoUserPassword}},
+		Users: []User{
+			{UPN: DemoUserUPN, ObjectID: "a11ce000-0000-4000-8000-000000000001", DisplayName: "Contoso Admin", Password: DemoUserPassword},
+			{UPN: DemoColleagueUPN, ObjectID: "a11ce000-0000-4000-8000-000000000002", DisplayName: "Alex Wilber"},
+		},
 		Capacities: []Capacity{{ID: DemoCapacityID, DisplayName: "Demo capacity", SKU: "F2", State: "Active", Region: "West Europe",
 			Admins: []string{DemoUserUPN, DemoAppObjectID}}},
 		Workspaces: []Workspace{

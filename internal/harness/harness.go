@@ -135,7 +135,8 @@ func Start(o Options) (*Harness, error) {
 		return nil, err
 	}
 	o.Dist = dist
-	eo := emulator.Options{Seed: o.Seed, DeployDuration: o.DeployDuration, Hosts: o.Hosts}
+	eo := emulator.Options{Seed: o.Seed, DeployDuration: o.DeployDuration, Hosts: o.Hosts,
+		TokenLifetime: o.TokenLifetime, OIDCTokenLifetime: o.OIDCTokenLifetime}
 	if o.Validate != nil {
 		eo.Validate = o.Validate
 	}

@@ -43,7 +43,30 @@ func Run(ctx context.Context, name string, getenv func(string) string, stdout io
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	return t.Agent.Finish(err)
+	return t.Agent.Finish(explain(err))
+}
+
+// explain adds the next step to the refusals users meet when a principal is not set up for
+// Power BI yet. The service's code, message and RequestId stay in the text.
+func explain(err error) error {
+	var er *powerbi.ErrorResponse
+	if !errors.As(err, &er) {
+		return err
+	}
+	var hint string
+	switch {
+	case er.StatusCode == http.StatusUnauthorized:
+		hint = "Power BI refused the signed-in principal. For a service principal, the tenant setting \"Service principals can use Fabric APIs\" (Power BI admin portal, Developer settings) must be enabled for a security group that contains it; changes take up to 15 minutes"
+	case er.StatusCode == http.StatusForbidden && strings.EqualFold(er.Code, "TokenExpired"):
+		hint = "The access token expired in flight; run the task again"
+	case er.StatusCode == http.StatusForbidden:
+		hint = "The principal lacks the role this needs: pipeline Admin to change a pipeline, workspace Admin to assign a workspace, Member or Admin on both workspaces to deploy"
+	case er.StatusCode == http.StatusNotFound && strings.EqualFold(er.Code, "PowerBIEntityNotFound"):
+		hint = "Power BI answers \"not found\" also for what the principal may not see: check that it is an Admin of the pipeline and has a role in the workspaces"
+	default:
+		return err
+	}
+	return fmt.Errorf("%w. %s", err, hint)
 }
 
 // Connection identifies the service connection a task was given.

@@ -25,6 +25,7 @@ func scenario(seed *emulator.Seed) ([]harness.Step, error) {
 	if dev == nil || prod == nil || len(dev.Reports) < 2 || len(seed.Users) == 0 || len(seed.Capacities) == 0 {
 		return nil, errors.New("the demo seed needs a development workspace with datasets and reports, a production workspace, a user and a capacity")
 	}
+	colleague := seed.Users[len(seed.Users)-1].UPN
 	var datasets []string
 	for _, d := range dev.Datasets {
 		datasets = append(datasets, d.Name)
@@ -36,9 +37,9 @@ func scenario(seed *emulator.Seed) ([]harness.Step, error) {
 		{Folder: "assign-workspace", Inputs: map[string]string{
 			"pipeline": "$(pipelineId)", "stageOrder": "Development", "workspace": dev.Name}},
 		{Folder: "add-pipeline-user", Inputs: map[string]string{
-			"pipeline": name, "userUpn": seed.Users[0].UPN, "principalType": "User"}},
+			"pipeline": name, "userUpn": colleague, "principalType": "User"}},
 		{Folder: "add-workspace-user", Inputs: map[string]string{
-			"workspace": dev.Name, "identifier": seed.Users[0].UPN, "principalType": "User", "permission": "Contributor"}},
+			"workspace": dev.Name, "identifier": colleague, "principalType": "User", "permission": "Contributor"}},
 		{Folder: "deploy", Inputs: map[string]string{
 			"pipeline": name, "stageOrder": "Test", "deployType": "Selective",
 			"datasets": strings.Join(datasets, ";"), "reports": dev.Reports[0].Name + "\n" + dev.Reports[1].Name,
