@@ -58,7 +58,10 @@ type Proxy struct {
 	requests []Request
 	tunnels  map[net.Conn]struct{} // both ends of open tunnels, closed by Close
 	closed   bool
-	wg       sync.WaitGroup // tunnel goroutines
+	// wg counts running handlers and tunnel goroutines, so that Close returns only once nothing
+	// can call Logf any more. Tunnels are added while their handler still counts, which keeps
+	// those Adds legal while Close waits.
+	wg sync.WaitGroup
 }
 
 // Start listens on 127.0.0.1 (any free port) and serves until Close.
@@ -143,6 +146,15 @@ func (p *Proxy) Hosts() []string {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		http.Error(w, "proxytest: closed", http.StatusServiceUnavailable)
+		return
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	defer p.wg.Done()
 	target := r.Host
 	if r.Method != http.MethodConnect {
 		if !r.URL.IsAbs() || r.URL.Host == "" {
