@@ -224,3 +224,26 @@ func TestCloudProxyBypass(t *testing.T) {
 		})
 	}
 }
+
+// TestAzureRMConnectionSignsIn reuses an Azure Resource Manager connection (workload identity
+// federation, Azure cloud) instead of a Power BI one: same exchange, that connection's id.
+func TestAzureRMConnectionSignsIn(t *testing.T) {
+	t.Parallel()
+	cloud, err := auth.CloudFor("Public", nil)
+	require.NoError(t, err)
+	seed := emulator.DemoSeed()
+	seed.Resource = strings.TrimSuffix(cloud.Scope, "/.default")
+	rig := startCloudRig(t, seed, hostOf(t, cloud.AuthorityHost), hostOf(t, cloud.APIURL), azureDevOpsHost)
+	arm := rig.h.FederatedEndpoint()
+	arm.URL = "https://management.azure.com/"
+	arm.Data = map[string]string{"environment": "AzureCloud", "subscriptionId": "00000000-0000-4000-8000-0000000000aa"}
+	inputs := map[string]string{"connectionType": "AzureRM", "azureSubscription": arm.ID, "displayName": "Via AzureRM"}
+	res := rig.run(t, &arm, "create-pipeline", inputs, azureDevOpsVars(rig.h))
+	succeeded(t, res)
+	assert.Contains(t, log(res), "Public cloud, https://api.powerbi.com")
+	assert.Len(t, rig.h.Emulator.Snapshot().Pipelines, 1)
+
+	arm.Data["environment"] = "AzureUSGovernment"
+	res = rig.run(t, &arm, "create-pipeline", inputs, azureDevOpsVars(rig.h))
+	failed(t, res, `input "azureSubscription"`, "AzureUSGovernment", "USGovHigh")
+}

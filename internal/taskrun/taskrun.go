@@ -118,7 +118,7 @@ func (t *Task) Client(ctx context.Context) (*powerbi.Client, error) {
 			name, ok = "Public", true
 		}
 		if !ok {
-			return nil, fmt.Errorf("input azureSubscription: Azure environment %q has no single Power BI cloud; use a Power BI service connection with the environment set (USGov, USGovHigh, USGovMil)", env)
+			return nil, agent.InputErrorf("azureSubscription", "Azure environment %q has no single Power BI cloud; use a Power BI service connection with the environment set (USGov, USGovHigh, USGovMil)", env)
 		}
 		cloud, err = auth.CloudFor(name, ep.Data)
 	} else {

@@ -113,7 +113,7 @@ func createWorkspace(ctx context.Context, t *taskrun.Task, c *powerbi.Client, in
 	if in.capacity != "" {
 		var err error
 		if capacity, err = resolve.Capacity(ctx, c, in.capacity); err != nil {
-			return nil, fmt.Errorf("input capacity: %w", err)
+			return nil, fmt.Errorf("input \"capacity\": %w", err)
 		}
 	}
 	ws, _, err := c.Groups.Create(ctx, in.workspace)

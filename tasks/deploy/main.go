@@ -216,7 +216,7 @@ func buildPlan(ctx context.Context, t *taskrun.Task, c *powerbi.Client, p *power
 		if in.capacity != "" {
 			cp, err := resolve.Capacity(ctx, c, in.capacity)
 			if err != nil {
-				return nil, fmt.Errorf("input capacity: %w", err)
+				return nil, fmt.Errorf("input \"capacity\": %w", err)
 			}
 			nw.CapacityID = cp.ID
 		}
