@@ -56,8 +56,12 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 			return fmt.Errorf("the timed task did not succeed:\n%s", strings.Join(res.Run.Log, "\n"))
 		}
 		task = append(task, res.Duration)
+		// Same environment as the task gets: an inherited NODE_EXTRA_CA_CERTS, say, costs
+		// node tens of milliseconds and would skew the baseline.
+		cmd := exec.CommandContext(ctx, "node", "-e", "0")
+		cmd.Env = harness.BaseEnv()
 		start := time.Now()
-		if err := exec.CommandContext(ctx, "node", "-e", "0").Run(); err != nil {
+		if err := cmd.Run(); err != nil {
 			return err
 		}
 		node = append(node, time.Since(start))
