@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -92,6 +93,9 @@ func (s *Settings) Transport(readFile func(string) ([]byte, error)) (*http.Trans
 		}
 		bypass := s.ProxyBypass
 		t.Proxy = func(r *http.Request) (*url.URL, error) {
+			if direct(r.URL.Hostname()) {
+				return nil, nil
+			}
 			for _, re := range bypass {
 				if re.MatchString(r.URL.String()) || re.MatchString(r.URL.Host) {
 					return nil, nil
@@ -101,4 +105,14 @@ func (s *Settings) Transport(readFile func(string) ([]byte, error)) (*http.Trans
 		}
 	}
 	return t, nil
+}
+
+// direct reports whether a host is never proxied: loopback, as the agent's own proxy treats it,
+// and link-local, where Azure's instance metadata (managed identity) lives.
+func direct(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsLinkLocalUnicast())
 }

@@ -41,7 +41,10 @@ type Config struct {
 // TokenSource hands out Power BI access tokens: fetched on first use, cached for the process
 // until shortly before they expire, and masked the moment they arrive.
 type TokenSource struct {
-	acquire  func(ctx context.Context) (token string, expires time.Time, err error)
+	acquire func(ctx context.Context) (token string, expires time.Time, err error)
+	// forget, when set, drops the sign-in library's own token cache too, so that the next
+	// acquire really asks Entra (MSAL would otherwise hand back the refused token).
+	forget   func()
 	mask     func(string)
 	now      func() time.Time
 	Identity string // who signs in, for messages: "service principal <id> in tenant <tenant>"
@@ -76,6 +79,9 @@ func (s *TokenSource) Invalidate() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.token = ""
+	if s.forget != nil {
+		s.forget()
+	}
 }
 
 // NewTokenSource builds the token source for a connection's scheme. Everything that can be
@@ -170,16 +176,27 @@ func confidentialSource(cfg Config, tenant, clientID string, cred confidential.C
 		// Subject name / issuer authentication: Entra needs the certificate chain.
 		opts = append(opts, confidential.WithX5C())
 	}
-	app, err := confidential.New(authority, clientID, cred, opts...)
+	// A new client has an empty cache: Invalidate drops the old one.
+	newApp := func() (confidential.Client, error) { return confidential.New(authority, clientID, cred, opts...) }
+	app, err := newApp()
 	if err != nil {
 		return nil, fmt.Errorf("service connection: authority %s: %w", authority, err)
 	}
+	fresh := true
 	who := fmt.Sprintf("service principal %s in tenant %s with %s", clientID, tenant, how)
 	return &TokenSource{
 		Identity: who,
 		mask:     cfg.Mask,
 		now:      cfg.Now,
+		forget:   func() { fresh = false },
 		acquire: func(ctx context.Context) (string, time.Time, error) {
+			if !fresh {
+				a, err := newApp()
+				if err != nil {
+					return "", time.Time{}, err
+				}
+				app, fresh = a, true
+			}
 			res, err := app.AcquireTokenByCredential(ctx, []string{cfg.Cloud.Scope})
 			if err != nil {
 				var presented *Claims

@@ -40,10 +40,9 @@ func (p *Plan) Describe() string {
 	return fmt.Sprintf("all content from %s to %s%s", from, to, dir)
 }
 
-// active reports whether an operation is still running.
-func active(op *powerbi.PipelineOperation) bool {
-	return op.Status == powerbi.StatusNotStarted || op.Status == powerbi.StatusExecuting
-}
+// active reports whether an operation may still be running: anything not known to be over,
+// unknown statuses included (the service's enum is extensible).
+func active(op *powerbi.PipelineOperation) bool { return !op.Done() }
 
 // BusyError says another deployment is running on the pipeline: the service runs one at a time.
 type BusyError struct{ Op powerbi.PipelineOperation }
@@ -73,6 +72,7 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan
 		}
 	}
 	const attempts = 3
+	uncertain := false // an earlier try may have started a deployment
 	for attempt := 1; ; attempt++ {
 		var op *powerbi.PipelineOperation
 		if plan.Selective {
@@ -83,10 +83,16 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan
 		if err == nil {
 			return op, nil
 		}
-		if !unknownOutcome(err) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("cancelled while the deployment request was in flight (%w): it may have started. Check the pipeline's deployment history before running the task again", ctx.Err())
+		}
+		if !unknownOutcome(err) && !uncertain {
 			return nil, err
 		}
-		log.Warning("The deployment request failed without a clear answer (%v); checking whether Power BI started it", err)
+		if unknownOutcome(err) {
+			uncertain = true
+			log.Warning("The deployment request failed without a clear answer (%v); checking whether Power BI started it", err)
+		}
 		after, _, lerr := c.Pipelines.ListOperations(ctx, pipelineID)
 		if lerr != nil {
 			return nil, fmt.Errorf("%w; and reading the pipeline's deployments to check whether it started failed too: %v. Check the pipeline's deployment history before running the task again", err, lerr)
@@ -96,6 +102,10 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan
 				log.Info("Power BI did start it: deployment %s", op.ID)
 				return &op, nil
 			}
+		}
+		if !unknownOutcome(err) {
+			// A definite refusal after an uncertain try, and still no trace of it.
+			return nil, err
 		}
 		if attempt == attempts {
 			return nil, fmt.Errorf("%w (after %d tries; Power BI shows no deployment started by them)", err, attempts)
@@ -196,6 +206,7 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 	}
 	report(op)
 	errs := 0
+	warned := false
 	for i := 0; ; i++ {
 		if op.Done() {
 			break
@@ -223,14 +234,24 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 		errs = 0
 		op, last = next, next
 		report(op)
+		if !known(op.Status) && !warned {
+			warned = true
+			log.Warning("Deployment %s reports status %q, which this task does not know; it keeps waiting until the status is Succeeded or Failed or waitTimeoutMinutes passes", op.ID, op.Status)
+		}
 	}
 	if op.Status == powerbi.StatusFailed {
 		return op, &FailedError{Op: op, Steps: FailedSteps(op)}
 	}
-	if op.Status != powerbi.StatusSucceeded {
-		return op, fmt.Errorf("deployment %s ended with status %q, which this task does not know; check it in Power BI", op.ID, op.Status)
-	}
 	return op, nil
+}
+
+// known reports whether the task knows a status.
+func known(status string) bool {
+	switch status {
+	case powerbi.StatusNotStarted, powerbi.StatusExecuting, powerbi.StatusSucceeded, powerbi.StatusFailed:
+		return true
+	}
+	return false
 }
 
 func stepCounts(op *powerbi.PipelineOperation) (done, total int) {

@@ -30,6 +30,10 @@ type service struct {
 	// postFails makes the first N deploy POSTs answer 500; createAnyway still starts them.
 	postFails    int
 	createAnyway bool
+	// lagging hides operations started by failed POSTs from the first list after them, as a
+	// service whose list lags behind; busy refuses a POST while such an operation runs.
+	lagging bool
+	hidden  []powerbi.PipelineOperation
 }
 
 func (s *service) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -43,7 +47,12 @@ func (s *service) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	switch {
 	case r.Method == "GET" && path == "/operations":
-		return reply(200, map[string]any{"value": s.ops})
+		ops := s.ops
+		if len(s.hidden) > 0 {
+			s.ops = append(s.ops, s.hidden...)
+			s.hidden = nil
+		}
+		return reply(200, map[string]any{"value": ops})
 	case r.Method == "GET" && strings.HasPrefix(path, "/operations/"):
 		s.polls = append(s.polls, time.Now())
 		st := s.statuses[0]
@@ -58,10 +67,16 @@ func (s *service) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		return reply(200, op)
 	case r.Method == "POST" && (path == "/deployAll" || path == "/deploy"):
+		if s.lagging && (len(s.hidden) > 0 || len(s.ops) > 0) {
+			return reply(400, map[string]any{"error": map[string]any{"code": "WorkspaceMigrationOperationInProgress", "message": "busy"}})
+		}
 		s.posts++
 		op := powerbi.PipelineOperation{ID: fmt.Sprintf("op%d", s.posts), Status: "NotStarted", SourceStageOrder: 0, TargetStageOrder: 1}
 		if s.posts <= s.postFails {
-			if s.createAnyway {
+			switch {
+			case s.lagging:
+				s.hidden = append(s.hidden, op)
+			case s.createAnyway:
 				s.ops = append(s.ops, op)
 			}
 			return reply(500, map[string]any{"error": map[string]any{"code": "InternalError", "message": "boom"}})
@@ -189,4 +204,22 @@ func TestStartGivesUpAfterThreeUnknownOutcomes(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "after 3 tries")
 	assert.Equal(t, 3, s.posts)
+}
+
+func TestStartFindsALostDeploymentBehindABusyRefusal(t *testing.T) {
+	t.Parallel()
+	s := &service{postFails: 1, lagging: true}
+	var lg logbook
+	op, err := Start(context.Background(), client(t, s), "p1", plan(), &lg, func(context.Context, time.Duration) error { return nil })
+	require.NoError(t, err, lg.String())
+	assert.Equal(t, "op1", op.ID)
+	assert.Equal(t, 1, s.posts)
+}
+
+func TestStartRefusesWhileAnUnknownStatusMayRun(t *testing.T) {
+	t.Parallel()
+	s := &service{ops: []powerbi.PipelineOperation{{ID: "odd", Status: "Running"}}}
+	_, err := Start(context.Background(), client(t, s), "p1", plan(), &logbook{}, nil)
+	var be *BusyError
+	require.ErrorAs(t, err, &be)
 }

@@ -247,6 +247,7 @@ func TestInvalidInputsChangeNothing(t *testing.T) {
 		{"add-pipeline-user", map[string]string{"pipeline": "P", "identifier": "a@b.c", "principalType": "App"}, `input "identifier"`},
 		{"create-pipeline", map[string]string{"displayName": strings.Repeat("x", 257)}, `input "displayName"`},
 		{"delete-pipeline", map[string]string{"pipeline": "P", "ifMissing": "Ignore"}, `input "ifMissing"`},
+		{"assign-workspace", map[string]string{"pipeline": "P", "stageOrder": "1", "workspace": "New", "createWorkspace": "true"}, `input "capacity"`},
 	}
 	for _, c := range cases {
 		failed(t, run(t, h, c.folder, c.inputs), c.want)
@@ -307,4 +308,30 @@ func TestWrongSecretIsExplainedAndNeverPrinted(t *testing.T) {
 	require.NoError(t, err)
 	failed(t, res, "AADSTS7000215", "client secret")
 	assert.NotContains(t, string(res.Raw), "wrong-secret-value-123")
+}
+
+func TestAssignCreatesTheWorkspaceOnce(t *testing.T) {
+	t.Parallel()
+	seed := emulator.DemoSeed()
+	h := start(t, seed)
+	newPipeline(t, h, seed, "QA")
+	in := map[string]string{"pipeline": "QA", "stageOrder": "Test", "workspace": "Sales [QA]", "createWorkspace": "true", "capacity": seed.Capacities[0].DisplayName}
+	res := run(t, h, "assign-workspace", in)
+	succeeded(t, res)
+	assert.Contains(t, log(res), `Created workspace "Sales [QA]"`)
+	assert.Contains(t, log(res), "on capacity")
+	id := res.Run.Outputs["workspaceId"]
+	require.NotEmpty(t, id)
+	res = run(t, h, "assign-workspace", in)
+	succeeded(t, res)
+	assert.Contains(t, log(res), "Nothing to do")
+	assert.Equal(t, id, res.Run.Outputs["workspaceId"])
+	var named int
+	for _, w := range h.Emulator.Snapshot().Workspaces {
+		if w.Name == "Sales [QA]" {
+			named++
+			assert.Equal(t, seed.Capacities[0].ID, w.CapacityID)
+		}
+	}
+	assert.Equal(t, 1, named, "created once")
 }

@@ -12,3 +12,14 @@ func (s *Server) IssuedTokens() []string {
 	defer id.mu.Unlock()
 	return append([]string(nil), id.issued...)
 }
+
+// maxRemembered bounds the issued-token list of a long-running standalone emulator.
+const maxRemembered = 10000
+
+// remember records an issued token; id.mu must be held.
+func (id *Identity) remember(token string) {
+	if len(id.issued) >= maxRemembered {
+		id.issued = append(id.issued[:0], id.issued[maxRemembered/2:]...)
+	}
+	id.issued = append(id.issued, token)
+}

@@ -286,7 +286,7 @@ func (id *Identity) issue(p Principal, resource string) (string, int) {
 		}
 	}
 	id.accessToken[token] = idGrant{principal: p, resource: resource, expires: now.Add(id.opts.TokenLifetime)}
-	id.issued = append(id.issued, token)
+	id.remember(token)
 	return token, int(id.opts.TokenLifetime / time.Second)
 }
 

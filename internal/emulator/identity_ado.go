@@ -123,7 +123,7 @@ func (id *Identity) handleOIDCToken(w http.ResponseWriter, r *http.Request) {
 	}
 	id.mu.Lock()
 	id.oidcIssued++
-	id.issued = append(id.issued, oidc)
+	id.remember(oidc)
 	id.mu.Unlock()
 	idWriteJSON(w, http.StatusOK, map[string]string{"oidcToken": oidc})
 }

@@ -470,7 +470,7 @@ func (id *Identity) userTokens(r *http.Request, user *User, clientID, resource, 
 	now := id.now()
 	id.mu.Lock()
 	id.refresh[rt] = idGrant{principal: p, resource: resource, clientID: clientID, expires: now.Add(refreshTokenLifetime)}
-	id.issued = append(id.issued, rt)
+	id.remember(rt)
 	id.mu.Unlock()
 
 	idToken, err := idSignJWT(id.key, id.keyID, map[string]any{

@@ -173,6 +173,13 @@ func Workspace(ctx context.Context, c *powerbi.Client, nameOrID string) (*powerb
 	if err != nil || g != nil {
 		return g, err
 	}
+	if groups, _, err := c.Groups.List(ctx, &powerbi.GroupListOptions{Top: 100}); err == nil {
+		names := make([]string, 0, len(groups))
+		for _, g := range groups {
+			names = append(names, g.Name)
+		}
+		return nil, &NotFoundError{Kind: "workspace", Value: nameOrID, Listed: true, Found: uniqueSorted(names), Hint: workspaceHint}
+	}
 	return nil, &NotFoundError{Kind: "workspace", Value: nameOrID, Hint: workspaceHint}
 }
 

@@ -39,11 +39,8 @@ type Task struct {
 // where an error becomes task.logissue + task.complete result=Failed.
 func Run(ctx context.Context, name string, getenv func(string) string, stdout io.Writer, fn func(ctx context.Context, t *Task) error) int {
 	t := &Task{Agent: agent.New(getenv, stdout), Name: name, getenv: getenv, readFile: os.ReadFile}
-	err := fn(ctx, t)
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
-	return t.Agent.Finish(explain(err))
+	// A cancellation that arrives after fn finished its work does not undo the success.
+	return t.Agent.Finish(explain(fn(ctx, t)))
 }
 
 // explain adds the next step to the refusals users meet when a principal is not set up for

@@ -49,6 +49,9 @@ func parse(in *agent.Env) (*inputs, error) {
 		return nil, err
 	}
 	v.capacity = in.Input("capacity")
+	if v.create && v.capacity == "" {
+		return nil, agent.InputErrorf("capacity", "createWorkspace is true, so the capacity (name or id) of the new workspace is required: deployment pipelines need workspaces on Premium or Fabric capacity")
+	}
 	if v.create && resolve.IsID(v.workspace) {
 		return nil, agent.InputErrorf("workspace", "createWorkspace is true, so a workspace name is expected, not an id (%s)", v.workspace)
 	}
@@ -69,22 +72,38 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		return err
 	}
 	stageName := resolve.StageName(in.order)
+	var capacity *powerbi.Capacity
+	if in.capacity != "" {
+		// Resolved first, so that a wrong capacity changes nothing.
+		if capacity, err = resolve.Capacity(ctx, c, in.capacity); err != nil {
+			return fmt.Errorf("input \"capacity\": %w", err)
+		}
+	}
 	ws, err := resolve.FindWorkspace(ctx, c, in.workspace)
 	if err != nil {
 		return err
 	}
 	stage := taskrun.StageOf(p, in.order)
-	if ws == nil {
-		if !in.create {
-			_, err := resolve.Workspace(ctx, c, in.workspace)
-			return fmt.Errorf("%w. Set createWorkspace to true to create it", err)
-		}
-		if stage.WorkspaceID != "" {
-			return fmt.Errorf("the %s stage of pipeline %q already has workspace %s; unassign it first", stageName, p.DisplayName, taskrun.WorkspaceLabel(stage))
-		}
-		if ws, err = createWorkspace(ctx, t, c, in); err != nil {
+	switch {
+	case ws == nil && !in.create:
+		_, err := resolve.Workspace(ctx, c, in.workspace)
+		return fmt.Errorf("%w. Set createWorkspace to true to create it", err)
+	case ws == nil && stage.WorkspaceID != "":
+		return fmt.Errorf("the %s stage of pipeline %q already has workspace %s; unassign it first", stageName, p.DisplayName, taskrun.WorkspaceLabel(stage))
+	case ws == nil:
+		if ws, err = createWorkspace(ctx, t, c, in.workspace); err != nil {
 			return err
 		}
+		if err := putOnCapacity(ctx, t, c, ws, capacity); err != nil {
+			return err
+		}
+	case in.create && capacity != nil && !strings.EqualFold(ws.CapacityID, capacity.ID) && !strings.EqualFold(stage.WorkspaceID, ws.ID):
+		// Created by an earlier run that stopped before the capacity was set: finish it.
+		if err := putOnCapacity(ctx, t, c, ws, capacity); err != nil {
+			return err
+		}
+	case capacity != nil && !strings.EqualFold(ws.CapacityID, capacity.ID):
+		t.Agent.Warning("Workspace %q exists and is not on capacity %q; capacity is used only for a workspace this task creates", ws.Name, capacity.DisplayName)
 	}
 	t.Agent.SetOutput("workspaceId", ws.ID)
 	if strings.EqualFold(stage.WorkspaceID, ws.ID) {
@@ -106,28 +125,22 @@ func run(ctx context.Context, t *taskrun.Task) error {
 	return nil
 }
 
-// createWorkspace creates the workspace and puts it on the capacity, which is resolved first
-// so that a wrong capacity name changes nothing.
-func createWorkspace(ctx context.Context, t *taskrun.Task, c *powerbi.Client, in *inputs) (*powerbi.Group, error) {
-	var capacity *powerbi.Capacity
-	if in.capacity != "" {
-		var err error
-		if capacity, err = resolve.Capacity(ctx, c, in.capacity); err != nil {
-			return nil, fmt.Errorf("input \"capacity\": %w", err)
-		}
-	}
-	ws, _, err := c.Groups.Create(ctx, in.workspace)
+// createWorkspace creates the workspace.
+func createWorkspace(ctx context.Context, t *taskrun.Task, c *powerbi.Client, name string) (*powerbi.Group, error) {
+	ws, _, err := c.Groups.Create(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("creating workspace %q: %w", in.workspace, err)
+		return nil, fmt.Errorf("creating workspace %q: %w", name, err)
 	}
 	t.Agent.Info("Created workspace %q (id %s)", ws.Name, ws.ID)
-	if capacity != nil {
-		if _, err := c.Groups.AssignToCapacity(ctx, ws.ID, capacity.ID); err != nil {
-			return nil, fmt.Errorf("putting workspace %q on capacity %q: %w", ws.Name, capacity.DisplayName, err)
-		}
-		t.Agent.Info("Put workspace %q on capacity %q (id %s)", ws.Name, capacity.DisplayName, capacity.ID)
-	} else {
-		t.Agent.Warning("Workspace %q is on no capacity: deployment pipelines need Premium or Fabric capacity; set the capacity input", ws.Name)
-	}
 	return ws, nil
+}
+
+// putOnCapacity moves the workspace to the capacity.
+func putOnCapacity(ctx context.Context, t *taskrun.Task, c *powerbi.Client, ws *powerbi.Group, capacity *powerbi.Capacity) error {
+	if _, err := c.Groups.AssignToCapacity(ctx, ws.ID, capacity.ID); err != nil {
+		return fmt.Errorf("putting workspace %q on capacity %q: %w", ws.Name, capacity.DisplayName, err)
+	}
+	t.Agent.Info("Put workspace %q on capacity %q (id %s)", ws.Name, capacity.DisplayName, capacity.ID)
+	ws.CapacityID = capacity.ID
+	return nil
 }

@@ -51,11 +51,13 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		return err
 	}
 	if _, err := c.Pipelines.Delete(ctx, p.ID); err != nil {
-		if powerbi.IsNotFound(err) && missingOK {
-			t.Nothing("pipeline %q (id %s) was deleted meanwhile", p.DisplayName, p.ID)
-			return nil
+		if !powerbi.IsNotFound(err) {
+			return err
 		}
-		return err
+		// It was there a moment ago: a retried DELETE whose first answer was lost, or a
+		// concurrent delete. Either way it is gone, as asked.
+		t.Agent.Info("Pipeline %q (id %s) is gone: an earlier try of this request (or someone else) deleted it", p.DisplayName, p.ID)
+		return nil
 	}
 	t.Agent.Info("Deleted pipeline %q (id %s); its workspaces are kept", p.DisplayName, p.ID)
 	return nil
