@@ -7,6 +7,13 @@
 // it executable (zip packaging drops the bit), runs it with the agent's environment and
 // stdio untouched, relays cancellation and exits with the binary's exit code.
 //
+// In the published package the five binaries travel as one Brotli stream, bin/bundle.br,
+// described by bin/bundle.json (platform, file, offset, size, sha256 of each): binaries of
+// one architecture share most of their bytes, so this keeps the .vsix under the
+// Marketplace's 50 MiB. On its first run on an agent the launcher unpacks this platform's
+// binary to bin/<platform>/ (checked against its sha256, written atomically); later runs
+// find it there.
+//
 // Rules this file keeps (see docs/DESIGN.md):
 // - plain JavaScript, no npm dependencies, runs on Node 16, 20 and 24;
 // - never imports azure-pipelines-task-lib, which deletes INPUT_*, ENDPOINT_AUTH_* and
@@ -66,6 +73,66 @@ function exitCode(code, signal) {
   return typeof number === 'number' ? 128 + number : 1;
 }
 
+// extract unpacks the binary for folder from bin/bundle.br into its place (or, when the task
+// folder is read-only, a folder under the temp directory) and returns its path; null when
+// the package has no bundle.
+function extract(taskDir, folder, file) {
+  const indexPath = path.join(taskDir, 'bin', 'bundle.json');
+  if (!fs.existsSync(indexPath)) {
+    return null;
+  }
+  const index = JSON.parse(fs.readFileSync(indexPath, 'utf8'));
+  const entry = (index.entries || []).find((e) => e.platform === folder && e.file === file);
+  if (!entry) {
+    return null;
+  }
+  const zlib = require('zlib');
+  const crypto = require('crypto');
+  const all = zlib.brotliDecompressSync(fs.readFileSync(path.join(taskDir, 'bin', 'bundle.br')));
+  const binary = all.subarray(entry.offset, entry.offset + entry.size);
+  const sum = crypto.createHash('sha256').update(binary).digest('hex');
+  if (binary.length !== entry.size || sum !== entry.sha256) {
+    throw new Error('bin/bundle.br is damaged: the ' + folder + ' binary does not match its checksum');
+  }
+  const places = [path.join(taskDir, 'bin', folder),
+    path.join(os.tmpdir(), 'pbi-task-' + entry.sha256.slice(0, 16))];
+  let lastErr;
+  for (const dir of places) {
+    const dest = path.join(dir, file);
+    const temp = dest + '.' + process.pid + '.tmp';
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(temp, binary, { mode: 0o755 });
+      fs.renameSync(temp, dest); // atomic: a concurrent run sees the whole file or none
+      return dest;
+    } catch (err) {
+      lastErr = err;
+      try { fs.unlinkSync(temp); } catch (ignored) { /* nothing written */ }
+    }
+  }
+  throw lastErr;
+}
+
+// unpacked returns the path of a binary an earlier run unpacked to the temp directory, if
+// its checksum still matches: the temp directory is shared, so it is checked every time.
+function unpacked(taskDir, folder, file) {
+  const indexPath = path.join(taskDir, 'bin', 'bundle.json');
+  if (!fs.existsSync(indexPath)) {
+    return null;
+  }
+  const entry = (JSON.parse(fs.readFileSync(indexPath, 'utf8')).entries || [])
+    .find((e) => e.platform === folder && e.file === file);
+  if (!entry) {
+    return null;
+  }
+  const dest = path.join(os.tmpdir(), 'pbi-task-' + entry.sha256.slice(0, 16), file);
+  if (!fs.existsSync(dest)) {
+    return null;
+  }
+  const sum = require('crypto').createHash('sha256').update(fs.readFileSync(dest)).digest('hex');
+  return sum === entry.sha256 ? dest : null;
+}
+
 function fail(message) {
   process.stdout.write(failureLines(message));
   process.exitCode = 1;
@@ -73,16 +140,28 @@ function fail(message) {
 
 function main() {
   const target = process.platform + '-' + process.arch;
-  const bin = binaryPath(__dirname, process.platform, process.arch);
+  let bin = binaryPath(__dirname, process.platform, process.arch);
   if (bin === null) {
     fail('This task has no binary for platform ' + target + '. Supported: ' +
       Array.from(PLATFORMS.keys()).join(', ') + '.');
     return;
   }
   if (!fs.existsSync(bin)) {
-    fail('The task binary for platform ' + target + ' is missing: ' + bin +
-      '. The extension package is incomplete.');
-    return;
+    const folder = platformFolder(process.platform, process.arch);
+    let found = null;
+    try {
+      found = unpacked(__dirname, folder, path.basename(bin)) ||
+        extract(__dirname, folder, path.basename(bin));
+    } catch (err) {
+      fail('Could not unpack the task binary for platform ' + target + ': ' + err.message);
+      return;
+    }
+    if (found === null) {
+      fail('The task binary for platform ' + target + ' is missing: ' + bin +
+        '. The extension package is incomplete.');
+      return;
+    }
+    bin = found;
   }
   if (process.platform !== 'win32') {
     try {
@@ -136,5 +215,5 @@ function main() {
 if (require.main === module) {
   main();
 } else {
-  module.exports = { platformFolder, binaryPath, escapeData, failureLines, exitCode };
+  module.exports = { platformFolder, binaryPath, escapeData, failureLines, exitCode, extract };
 }

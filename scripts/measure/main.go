@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -91,9 +92,6 @@ func sizes(dist, ext string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(bins) == 0 {
-		return fmt.Errorf("no binaries under %s (run make build)", ext)
-	}
 	for _, b := range bins {
 		st, err := os.Stat(b)
 		if err != nil {
@@ -101,6 +99,47 @@ func sizes(dist, ext string, out io.Writer) error {
 		}
 		plat := filepath.Base(filepath.Dir(b))
 		perPlatform[plat] = append(perPlatform[plat], st.Size())
+	}
+	// The published form: binaries inside bin/bundle.br, described by bin/bundle.json.
+	indexes, err := filepath.Glob(filepath.Join(ext, "tasks", "*", "bin", "bundle.json"))
+	if err != nil {
+		return err
+	}
+	if len(indexes) > 0 {
+		perPlatform = map[string][]int64{}
+		var bundles []int64
+		for _, idx := range indexes {
+			raw, err := os.ReadFile(idx)
+			if err != nil {
+				return err
+			}
+			var index struct {
+				Entries []struct {
+					Platform string `json:"platform"`
+					Size     int64  `json:"size"`
+				} `json:"entries"`
+			}
+			if err := json.Unmarshal(raw, &index); err != nil {
+				return fmt.Errorf("%s: %w", idx, err)
+			}
+			for _, e := range index.Entries {
+				perPlatform[e.Platform] = append(perPlatform[e.Platform], e.Size)
+			}
+			st, err := os.Stat(filepath.Join(filepath.Dir(idx), "bundle.br"))
+			if err != nil {
+				return err
+			}
+			bundles = append(bundles, st.Size())
+		}
+		sort.Slice(bundles, func(i, j int) bool { return bundles[i] < bundles[j] })
+		var total int64
+		for _, b := range bundles {
+			total += b
+		}
+		fmt.Fprintf(out, "Bundles (five platforms in one Brotli stream per task): %s..%s; %s for %d tasks\n", mib(bundles[0]), mib(bundles[len(bundles)-1]), mib(total), len(bundles))
+	}
+	if len(perPlatform) == 0 {
+		return fmt.Errorf("no binaries under %s (run make build)", ext)
 	}
 	var plats []string
 	for p := range perPlatform {

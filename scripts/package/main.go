@@ -3,7 +3,10 @@
 // task.json, the Node launcher as run.js and the task's Go binary cross-compiled for each
 // agent platform under bin/<platform>/task[.exe].
 //
-//	go run ./scripts/package [-out dist/extension] [-platforms linux-x64,win-x64] [-version 1.2.3]
+//	go run ./scripts/package [-out dist/extension] [-platforms linux-x64,win-x64] [-version 1.2.3] [-bundle [-quality 11]]
+//
+// With -bundle each task's binaries travel as one Brotli stream that the launcher unpacks
+// on first use (see scripts/launcher/run.js): that is the published form.
 package main
 
 import (
@@ -35,6 +38,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	fs.StringVar(&platforms, "platforms", strings.Join(PlatformNames(), ","), "comma-separated platforms to build")
 	fs.StringVar(&opts.Version, "version", "", "extension version to write into the staged manifest (default: as committed)")
 	fs.IntVar(&opts.Jobs, "j", min(2, runtime.NumCPU()), "builds to run at once")
+	fs.BoolVar(&opts.Bundle, "bundle", false, "pack each task's binaries into one Brotli bundle (bin/bundle.br), as published")
+	fs.IntVar(&opts.Quality, "quality", 11, "Brotli quality of the bundle, 1-11")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -51,13 +52,21 @@ func PlatformNames() []string {
 	return names
 }
 
-// ParsePlatforms reads a comma-separated list of platform names.
+// ParsePlatforms reads a comma-separated list of platform names; "host" names the platform
+// this program runs on.
 func ParsePlatforms(list string) ([]Platform, error) {
 	var out []Platform
 	for name := range strings.SplitSeq(list, ",") {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			continue
+		}
+		if name == "host" {
+			i := slices.IndexFunc(platforms, func(p Platform) bool { return p.GOOS == runtime.GOOS && p.GOARCH == runtime.GOARCH })
+			if i < 0 {
+				return nil, fmt.Errorf("this machine (%s/%s) is not an agent platform the extension ships", runtime.GOOS, runtime.GOARCH)
+			}
+			name = platforms[i].Name
 		}
 		i := slices.IndexFunc(platforms, func(p Platform) bool { return p.Name == name })
 		if i < 0 {
@@ -82,6 +91,13 @@ type Options struct {
 	GoCmd     string     // the go command
 	Environ   []string   // environment for go build (GOOS, GOARCH, CGO_ENABLED are set on top)
 	Jobs      int        // builds at once; below 1 means 1
+	// Bundle packs each task's binaries into bin/bundle.br + bin/bundle.json, which the
+	// launcher unpacks on first use: what keeps the .vsix under 50 MiB.
+	Bundle bool
+	// Quality is the Brotli quality of the bundle (0-11; 0 means 11).
+	Quality int
+	// Node is the node command that compresses the bundle.
+	Node string
 }
 
 const (
@@ -168,6 +184,11 @@ func Stage(ctx context.Context, opts Options, w io.Writer) error {
 	if err := runBuilds(ctx, opts, builds); err != nil {
 		return err
 	}
+	if opts.Bundle {
+		if err := bundleAll(ctx, opts, out, tasks); err != nil {
+			return err
+		}
+	}
 
 	var total int64
 	for _, task := range tasks {
@@ -176,7 +197,11 @@ func Stage(ctx context.Context, opts Options, w io.Writer) error {
 			return err
 		}
 		total += size
-		fmt.Fprintf(w, "%-30s %d platforms  %s\n", task, len(opts.Platforms), mib(size))
+		how := "platforms"
+		if opts.Bundle {
+			how = "bundled  "
+		}
+		fmt.Fprintf(w, "%-30s %d %s  %s\n", task, len(opts.Platforms), how, mib(size))
 	}
 	fmt.Fprintf(w, "%-30s %d tasks      %s\n", filepath.ToSlash(opts.Out), len(tasks), mib(total))
 	return nil

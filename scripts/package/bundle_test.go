@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBundleUnpackedByTheRealLauncher stages a throwaway task with -bundle and runs it
+// through the real launcher: the first run unpacks this platform's binary and checks it,
+// later runs reuse it, and a damaged bundle fails the step with a logging command.
+func TestBundleUnpackedByTheRealLauncher(t *testing.T) {
+	t.Parallel()
+	gocmd := goCommand(t)
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("no node on PATH to run the launcher")
+	}
+	host := map[string]string{"linux/amd64": "linux-x64", "linux/arm64": "linux-arm64", "darwin/amd64": "darwin-x64", "darwin/arm64": "darwin-arm64"}[runtime.GOOS+"/"+runtime.GOARCH]
+	if host == "" {
+		t.Skipf("no launcher test on %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	root := fixture(t)
+	launcher, err := os.ReadFile("../launcher/run.js")
+	require.NoError(t, err)
+	compressor, err := os.ReadFile("brotli.js")
+	require.NoError(t, err)
+	writeFiles(t, root, map[string]string{
+		"scripts/launcher/run.js":   string(launcher),
+		"scripts/package/brotli.js": string(compressor),
+		"tasks/hello/main.go":       "package main\n\nimport (\"fmt\"; \"os\"; \"runtime\")\n\nfunc main() { fmt.Println(\"hello from\", runtime.GOOS, os.Getenv(\"INPUT_WHO\")); os.Exit(3) }\n",
+	})
+	plats, err := ParsePlatforms("win-x64,darwin-arm64," + host)
+	require.NoError(t, err)
+	var log bytes.Buffer
+	require.NoError(t, Stage(context.Background(), Options{Root: root, Out: "out", Platforms: plats, GoCmd: gocmd,
+		Environ: os.Environ(), Jobs: 2, Bundle: true, Quality: 1}, &log))
+	task := filepath.Join(root, "out", "tasks", "hello")
+	files := listTree(t, task)
+	assert.ElementsMatch(t, []string{"task.json", "run.js", "bin/bundle.br", "bin/bundle.json"}, files)
+
+	var idx bundleIndex
+	raw, err := os.ReadFile(filepath.Join(task, "bin", "bundle.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &idx))
+	require.Len(t, idx.Entries, 3)
+	assert.Equal(t, host, idx.Entries[0].Platform, "bundle order puts %s first", host)
+
+	runTask := func() (string, int) {
+		cmd := exec.Command(node, "run.js")
+		cmd.Dir = task
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "INPUT_WHO=tests", "TMPDIR=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return string(out), code
+	}
+	out, code := runTask()
+	assert.Equal(t, "hello from "+runtime.GOOS+" tests\n", out)
+	assert.Equal(t, 3, code)
+	st, err := os.Stat(filepath.Join(task, "bin", host, "task"))
+	require.NoError(t, err, "unpacked in place")
+	assert.NotZero(t, st.Mode()&0o100, "executable")
+	out, code = runTask()
+	assert.Equal(t, "hello from "+runtime.GOOS+" tests\n", out)
+	assert.Equal(t, 3, code)
+
+	// A damaged bundle is refused, not run.
+	require.NoError(t, os.RemoveAll(filepath.Join(task, "bin", host)))
+	idx.Entries[0].SHA256 = strings.Repeat("0", 64)
+	raw, err = json.Marshal(idx)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(task, "bin", "bundle.json"), raw, 0o644))
+	out, code = runTask()
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "##vso[task.logissue type=error]Could not unpack the task binary")
+	assert.Contains(t, out, "does not match its checksum")
+	assert.Contains(t, out, "##vso[task.complete result=Failed;]")
+}
