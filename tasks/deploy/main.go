@@ -225,5 +225,8 @@ func buildPlan(ctx context.Context, t *taskrun.Task, c *powerbi.Client, p *power
 	case in.createWS:
 		t.Agent.Info("The %s stage already has workspace %s, so createNewWS is ignored", resolve.StageName(d.Target), taskrun.WorkspaceLabel(target))
 	}
+	if in.capacity != "" && r.NewWorkspace == nil {
+		t.Agent.Warning("capacity %q is ignored: it is used only when the deployment creates the target workspace (createNewWS)", in.capacity)
+	}
 	return plan, nil
 }
