@@ -34,8 +34,12 @@ vsix: build $(NODE_DEPS)
 		fi; \
 	done
 
+# Pinned, run from the module proxy without entering go.mod.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 test: $(NODE_DEPS) build-local
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@unformatted="$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test ./...

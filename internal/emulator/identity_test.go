@@ -215,6 +215,7 @@ func TestUsernamePassword(t *testing.T) {
 				public.WithHTTPClient(f.srv.Client()), public.WithInstanceDiscovery(false))
 			require.NoError(t, err)
 			ctx := context.Background()
+			//lint:ignore SA1019 the emulator must serve the legacy flow the tasks still offer
 			res, err := pc.AcquireTokenByUsernamePassword(ctx, []string{idtScope}, tt.username, tt.password)
 			if tt.status != 0 {
 				requireMSALError(t, err, tt.status, tt.want...)
