@@ -339,3 +339,25 @@ func TestAssignCreatesTheWorkspaceOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, named, "created once")
 }
+
+// TestCancelledWaitSaysTheDeploymentGoesOn cancels the job (SIGINT, as the agent does) while
+// the deploy task waits: the task stops, says the deployment was not cancelled, and has
+// already published the operation id.
+func TestCancelledWaitSaysTheDeploymentGoesOn(t *testing.T) {
+	t.Parallel()
+	seed := emulator.DemoSeed()
+	h, err := harness.Start(harness.Options{Dist: dist(t), Seed: seed, DeployDuration: time.Minute, TempDir: t.TempDir()})
+	require.NoError(t, err)
+	defer h.Close()
+	newPipeline(t, h, seed, "Cancelled")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	res, err := h.Run(ctx, harness.Step{Folder: "deploy", Inputs: map[string]string{"pipeline": "Cancelled", "stageOrder": "Test", "createNewWS": "true", "newWsName": "C [Test]"}})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NotNil(t, res)
+	t.Logf("%s\n%s", res.Run.Result, log(res))
+	assert.NotEqual(t, 0, res.Run.ExitCode)
+	assert.NotEqual(t, "Succeeded", res.Run.Result)
+	assert.NotEmpty(t, res.Run.Outputs["operationId"], "the operation id is out before the wait")
+	assert.Contains(t, string(res.Raw), "was not cancelled and goes on in Power BI")
+}

@@ -235,9 +235,10 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 	start := time.Now()
 	var raw lockedBuffer
 	run, err := agentsim.Exec(ctx, task, env, agentsim.ExecOptions{Debug: debug, InitialSecrets: step.InitialSecrets(), Stdout: &raw, Stderr: &raw})
-	if err != nil {
+	if run == nil {
 		return nil, err
 	}
+	// A cancelled run still has its output: err says it was cancelled.
 	res := &Result{Task: task, Run: run, Duration: time.Since(start), Raw: raw.Bytes()}
 	if h.Echo != nil {
 		fmt.Fprintf(h.Echo, "##[section]Starting: %s\n", task.Name)
@@ -246,7 +247,7 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 		}
 		fmt.Fprintf(h.Echo, "##[section]Finishing: %s (%s, %s)\n\n", task.Name, run.Result, res.Duration.Round(time.Millisecond))
 	}
-	return res, nil
+	return res, err
 }
 
 // lockedBuffer collects stdout and stderr, which arrive on two goroutines.
