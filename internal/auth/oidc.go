@@ -127,7 +127,7 @@ func (o *oidcSource) fetch(ctx context.Context) (token string, retry bool, err e
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}
-		return "", resp.StatusCode >= 500, fmt.Errorf("workload identity federation: Azure DevOps refused an ID token for service connection %s: %d %s", o.connectionID(), resp.StatusCode, msg)
+		return "", resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, fmt.Errorf("workload identity federation: Azure DevOps refused an ID token for service connection %s: %d %s", o.connectionID(), resp.StatusCode, msg)
 	}
 	var out struct {
 		OIDCToken string `json:"oidcToken"`

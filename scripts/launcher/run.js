@@ -73,9 +73,12 @@ function exitCode(code, signal) {
   return typeof number === 'number' ? 128 + number : 1;
 }
 
-// extract unpacks the binary for folder from bin/bundle.br into its place (or, when the task
-// folder is read-only, a folder under the temp directory) and returns its path; null when
-// the package has no bundle.
+// extract unpacks the binary for folder from bin/bundle.br, checks it against its sha256 and
+// returns its path; null when the package has no bundle. It goes into bin/<folder>/ (the
+// agent's own task folder) under a random temporary name, then is renamed into place. When
+// the task folder cannot be written, it goes into a fresh private folder (mkdtemp) under the
+// agent's temp directory for this run only: a shared folder is never trusted, since another
+// user could swap the file between check and start.
 function extract(taskDir, folder, file) {
   const indexPath = path.join(taskDir, 'bin', 'bundle.json');
   if (!fs.existsSync(indexPath)) {
@@ -88,53 +91,56 @@ function extract(taskDir, folder, file) {
   }
   const zlib = require('zlib');
   const crypto = require('crypto');
+  const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
   const all = zlib.brotliDecompressSync(fs.readFileSync(path.join(taskDir, 'bin', 'bundle.br')));
   const binary = all.subarray(entry.offset, entry.offset + entry.size);
-  const sum = crypto.createHash('sha256').update(binary).digest('hex');
-  if (binary.length !== entry.size || sum !== entry.sha256) {
+  if (binary.length !== entry.size || sha256(binary) !== entry.sha256) {
     throw new Error('bin/bundle.br is damaged: the ' + folder + ' binary does not match its checksum');
   }
-  const places = [path.join(taskDir, 'bin', folder),
-    path.join(os.tmpdir(), 'pbi-task-' + entry.sha256.slice(0, 16))];
-  let lastErr;
-  for (const dir of places) {
-    const dest = path.join(dir, file);
-    const temp = dest + '.' + process.pid + '.tmp';
+  const errors = [];
+  // 1. The task folder.
+  const dir = path.join(taskDir, 'bin', folder);
+  const dest = path.join(dir, file);
+  const temp = dest + '.' + crypto.randomBytes(8).toString('hex') + '.tmp';
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(temp, binary, { mode: 0o755, flag: 'wx' });
     try {
-      fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(temp, binary, { mode: 0o755 });
       fs.renameSync(temp, dest); // atomic: a concurrent run sees the whole file or none
-      return dest;
     } catch (err) {
-      lastErr = err;
-      try { fs.unlinkSync(temp); } catch (ignored) { /* nothing written */ }
+      // Windows cannot replace an executable another job is running (or an antivirus
+      // holds): that file is as good when it is the same binary.
+      if (!(fs.existsSync(dest) && sha256(fs.readFileSync(dest)) === entry.sha256)) {
+        throw err;
+      }
+    }
+    return dest;
+  } catch (err) {
+    errors.push(dir + ': ' + err.message);
+  } finally {
+    try { fs.unlinkSync(temp); } catch (ignored) { /* renamed or never written */ }
+  }
+  // 2. A private folder of this run, in the agent's own temp directory when it has one.
+  const roots = [process.env.AGENT_TEMPDIRECTORY, os.tmpdir()].filter(Boolean);
+  for (const root of roots) {
+    try {
+      const own = fs.mkdtempSync(path.join(root, 'pbi-task-'));
+      const file2 = path.join(own, file);
+      fs.writeFileSync(file2, binary, { mode: 0o700, flag: 'wx' });
+      process.on('exit', () => {
+        try { fs.rmSync(own, { recursive: true, force: true }); } catch (ignored) { /* best effort */ }
+      });
+      return file2;
+    } catch (err) {
+      errors.push(root + ': ' + err.message);
     }
   }
-  throw lastErr;
-}
-
-// unpacked returns the path of a binary an earlier run unpacked to the temp directory, if
-// its checksum still matches: the temp directory is shared, so it is checked every time.
-function unpacked(taskDir, folder, file) {
-  const indexPath = path.join(taskDir, 'bin', 'bundle.json');
-  if (!fs.existsSync(indexPath)) {
-    return null;
-  }
-  const entry = (JSON.parse(fs.readFileSync(indexPath, 'utf8')).entries || [])
-    .find((e) => e.platform === folder && e.file === file);
-  if (!entry) {
-    return null;
-  }
-  const dest = path.join(os.tmpdir(), 'pbi-task-' + entry.sha256.slice(0, 16), file);
-  if (!fs.existsSync(dest)) {
-    return null;
-  }
-  const sum = require('crypto').createHash('sha256').update(fs.readFileSync(dest)).digest('hex');
-  return sum === entry.sha256 ? dest : null;
+  throw new Error('cannot write the unpacked binary (' + errors.join('; ') + ')');
 }
 
 function fail(message) {
-  process.stdout.write(failureLines(message));
+  // Synchronous, so that process.exit right after cannot drop it from a full pipe.
+  fs.writeSync(1, failureLines(message));
   process.exitCode = 1;
 }
 
@@ -150,8 +156,7 @@ function main() {
     const folder = platformFolder(process.platform, process.arch);
     let found = null;
     try {
-      found = unpacked(__dirname, folder, path.basename(bin)) ||
-        extract(__dirname, folder, path.basename(bin));
+      found = extract(__dirname, folder, path.basename(bin));
     } catch (err) {
       fail('Could not unpack the task binary for platform ' + target + ': ' + err.message);
       return;
@@ -162,8 +167,7 @@ function main() {
       return;
     }
     bin = found;
-  }
-  if (process.platform !== 'win32') {
+  } else if (process.platform !== 'win32') {
     try {
       fs.chmodSync(bin, 0o755);
     } catch (err) {
@@ -195,8 +199,11 @@ function main() {
   process.on('SIGTERM', () => relay('SIGTERM'));
 
   let done = false;
+  let started = false;
+  child.on('spawn', () => { started = true; });
   child.on('error', (err) => {
-    if (done) {
+    // After the start, an error comes from signalling the child: its exit event follows.
+    if (done || started) {
       return;
     }
     done = true;

@@ -57,6 +57,11 @@ func bundleAll(ctx context.Context, opts Options, out string, tasks []string) er
 // bin/bundle.json.
 func bundle(ctx context.Context, opts Options, taskDir string) error {
 	bin := filepath.Join(taskDir, "bin")
+	for _, p := range opts.Platforms {
+		if !slices.Contains(bundleOrder, p.Name) {
+			return fmt.Errorf("platform %s has no place in the bundle order", p.Name)
+		}
+	}
 	var idx bundleIndex
 	idx.Format = 1
 	raw, err := os.Create(filepath.Join(bin, "bundle.raw"))
