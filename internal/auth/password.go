@@ -38,36 +38,31 @@ func passwordSource(cfg Config, tenant string) (*TokenSource, error) {
 	cfg.Warn("The service connection signs in with a user name and password: this cannot satisfy multi-factor authentication, and Microsoft is retiring the flow. Move to workload identity federation or a service principal.")
 	authority := cfg.Cloud.AuthorityHost + "/" + tenant
 	// A new client has an empty cache: after a 401 the refused token must not come back.
-	newApp := func() (public.Client, error) {
+	app, err := newRenewable(func() (public.Client, error) {
 		return public.New(clientID, public.WithAuthority(authority), public.WithHTTPClient(cfg.HTTPClient), public.WithInstanceDiscovery(false))
-	}
-	app, err := newApp()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("service connection: authority %s: %w", authority, err)
 	}
-	fresh := true
 	who := fmt.Sprintf("user %s", user)
 	return &TokenSource{
 		Identity: who,
 		mask:     cfg.Mask,
 		now:      cfg.Now,
-		forget:   func() { fresh = false },
+		forget:   app.forget,
 		acquire: func(ctx context.Context) (string, time.Time, error) {
-			if !fresh {
-				a, err := newApp()
-				if err != nil {
-					return "", time.Time{}, err
-				}
-				app, fresh = a, true
+			client, err := app.get()
+			if err != nil {
+				return "", time.Time{}, err
 			}
 			scopes := []string{cfg.Cloud.Scope}
-			if accounts, err := app.Accounts(ctx); err == nil && len(accounts) > 0 {
-				if res, err := app.AcquireTokenSilent(ctx, scopes, public.WithSilentAccount(accounts[0])); err == nil {
+			if accounts, err := client.Accounts(ctx); err == nil && len(accounts) > 0 {
+				if res, err := client.AcquireTokenSilent(ctx, scopes, public.WithSilentAccount(accounts[0])); err == nil {
 					return res.AccessToken, res.ExpiresOn, nil
 				}
 			}
 			//lint:ignore SA1019 the legacy scheme the connection chose; the task warns about it above
-			res, err := app.AcquireTokenByUsernamePassword(ctx, scopes, user, pass)
+			res, err := client.AcquireTokenByUsernamePassword(ctx, scopes, user, pass)
 			if err != nil {
 				return "", time.Time{}, signInError(who, authority, err, nil)
 			}

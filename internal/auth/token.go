@@ -177,27 +177,22 @@ func confidentialSource(cfg Config, tenant, clientID string, cred confidential.C
 		opts = append(opts, confidential.WithX5C())
 	}
 	// A new client has an empty cache: Invalidate drops the old one.
-	newApp := func() (confidential.Client, error) { return confidential.New(authority, clientID, cred, opts...) }
-	app, err := newApp()
+	app, err := newRenewable(func() (confidential.Client, error) { return confidential.New(authority, clientID, cred, opts...) })
 	if err != nil {
 		return nil, fmt.Errorf("service connection: authority %s: %w", authority, err)
 	}
-	fresh := true
 	who := fmt.Sprintf("service principal %s in tenant %s with %s", clientID, tenant, how)
 	return &TokenSource{
 		Identity: who,
 		mask:     cfg.Mask,
 		now:      cfg.Now,
-		forget:   func() { fresh = false },
+		forget:   app.forget,
 		acquire: func(ctx context.Context) (string, time.Time, error) {
-			if !fresh {
-				a, err := newApp()
-				if err != nil {
-					return "", time.Time{}, err
-				}
-				app, fresh = a, true
+			client, err := app.get()
+			if err != nil {
+				return "", time.Time{}, err
 			}
-			res, err := app.AcquireTokenByCredential(ctx, []string{cfg.Cloud.Scope})
+			res, err := client.AcquireTokenByCredential(ctx, []string{cfg.Cloud.Scope})
 			if err != nil {
 				var presented *Claims
 				if oidc != nil {
@@ -287,3 +282,33 @@ func signInError(who, authority string, err error, presented *Claims) error {
 
 // federationCodes are Entra's answers to an assertion no federated credential matches.
 var federationCodes = map[string]bool{"AADSTS70021": true, "AADSTS700213": true, "AADSTS700211": true, "AADSTS700212": true}
+
+// renewable holds a sign-in library client. MSAL keeps its token cache in the client, so
+// after a 401 (Invalidate) the client is made anew: MSAL would otherwise hand the refused
+// token back until it expires. Used under TokenSource.mu.
+type renewable[T any] struct {
+	newClient func() (T, error)
+	client    T
+	stale     bool
+}
+
+func newRenewable[T any](newClient func() (T, error)) (*renewable[T], error) {
+	c, err := newClient()
+	if err != nil {
+		return nil, err
+	}
+	return &renewable[T]{newClient: newClient, client: c}, nil
+}
+
+func (r *renewable[T]) get() (T, error) {
+	if r.stale {
+		c, err := r.newClient()
+		if err != nil {
+			return c, err
+		}
+		r.client, r.stale = c, false
+	}
+	return r.client, nil
+}
+
+func (r *renewable[T]) forget() { r.stale = true }
