@@ -172,7 +172,7 @@ var expected = []struct {
 			"allowTakeOver":                          {typ: "boolean", def: "false", group: "options"},
 			"updateApp":                              {typ: "boolean", def: "false", group: "options"},
 			"waitForCompletion":                      {typ: "boolean", def: "true", group: "wait"},
-			"waitTimeoutMinutes":                     {typ: "string", def: "60", group: "wait", visible: "waitForCompletion = true"},
+			"waitTimeoutMinutes":                     {typ: "string", def: "60", group: "wait"},
 		},
 		outputs: []string{"operationId", "status", "targetWorkspaceId"},
 	},

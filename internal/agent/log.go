@@ -99,6 +99,12 @@ func (e *Env) SetOutput(name, value string) {
 	e.command("task.setvariable", map[string]string{"variable": name, "isOutput": "true"}, value)
 }
 
+// UploadSummary attaches a markdown file to the run's summary page. The agent uploads it after
+// the step, so the file must stay (the agent's temp directory lasts the job).
+func (e *Env) UploadSummary(path string) {
+	e.command("task.uploadsummary", nil, path)
+}
+
 // SetVariable sets a pipeline variable for later steps; secret ones are masked by the agent.
 func (e *Env) SetVariable(name, value string, secret bool) {
 	props := map[string]string{"variable": name}

@@ -22,6 +22,9 @@ type ExecOptions struct {
 	InitialSecrets []string      // masked from the start (see Step.InitialSecrets)
 	Stdout         io.Writer     // optional live copy of the raw stdout
 	Stderr         io.Writer     // optional live copy of the raw stderr
+	// Program, when set, is run directly instead of node and the task's launcher: to measure
+	// the task binary alone (PeakRSS).
+	Program string
 }
 
 // Exec runs the packaged task in t.Dir with exactly env (nothing inherited) as the
@@ -52,6 +55,9 @@ func Exec(ctx context.Context, t *Task, env []string, opts ExecOptions) (*Run, e
 	stdout := &lineWriter{line: in.line, raw: opts.Stdout}
 	stderr := &lineWriter{line: in.line, raw: opts.Stderr}
 	cmd := exec.Command(node, filepath.Join(t.Dir, t.target()))
+	if opts.Program != "" {
+		cmd = exec.Command(opts.Program)
+	}
 	cmd.Dir = workingDir(env, t.Dir)
 	cmd.Env = env
 	if cmd.Env == nil {
@@ -102,6 +108,9 @@ func Exec(ctx context.Context, t *Task, env []string, opts ExecOptions) (*Run, e
 		return nil, fmt.Errorf("run %s: %w", t.Name, waitErr)
 	}
 	run := in.finish(exitCode)
+	if cmd.ProcessState != nil {
+		run.PeakRSS = peakRSS(cmd.ProcessState)
+	}
 	if cancelled {
 		// A cancelled job marks the running step Canceled, whatever the task reported.
 		run.Result = "Canceled"

@@ -13,3 +13,6 @@ func setProcessGroup(*exec.Cmd) {}
 func interrupt(p *os.Process)   { _ = p.Kill() }
 func terminate(p *os.Process)   { _ = p.Kill() }
 func killTree(p *os.Process)    { _ = p.Kill() }
+
+// peakRSS is not measured here.
+func peakRSS(*os.ProcessState) int64 { return 0 }

@@ -2,6 +2,8 @@ package agentsim
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +20,8 @@ type Run struct {
 	Outputs   map[string]string // output variables, by the name the task set
 	Variables map[string]string // other variables the task set
 	Secrets   []string          // values the task registered with setsecret or issecret=true
+	Summaries []string          // files attached with task.uploadsummary
+	PeakRSS   int64             // peak resident memory of the process started, in bytes (Unix)
 	// Log is the step log as the agent's viewer shows it: "##[error]msg" and
 	// "##[warning]msg" for issues, "##[debug]msg" only when debug, formatting lines and
 	// plain lines as written, hidden commands left out, secrets masked as "***".
@@ -266,6 +270,13 @@ func (in *interpreter) taskCommand(cmd *Command) {
 		}
 	case "debug":
 		in.debugLine(cmd.Data)
+	case "uploadsummary":
+		// The agent refuses a path that is not an existing file, and uploads it later.
+		if st, err := os.Stat(cmd.Data); err != nil || st.IsDir() || !filepath.IsAbs(cmd.Data) {
+			in.commandError(fmt.Sprintf("##vso[task.uploadsummary] needs the full path of an existing file, got %q", cmd.Data))
+			return
+		}
+		in.run.Summaries = append(in.run.Summaries, cmd.Data)
 	default:
 		if !taskEvents[cmd.Event] {
 			in.commandError(fmt.Sprintf("##vso[task.%s] is not a recognized command for Task command extension. %s", cmd.Event, docLink))

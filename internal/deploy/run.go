@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,102 +20,268 @@ type Log interface {
 	Progress(percent int, format string, args ...any)
 }
 
-// Plan is one deployment request, ready to send.
-type Plan struct {
-	Direction resolve.Direction
-	Selective bool
-	Request   *powerbi.SelectiveDeployRequest // for deployAll only the DeployAllRequest part is sent
-	Items     []string                        // what a selective deployment names, for the log
+// Options shape a run.
+type Options struct {
+	// Wait: wait until the (last) deployment ends. A plan in several parts always waits for
+	// each part but the last before sending the next.
+	Wait bool
+	// Timeout bounds all the waiting of the run: for a deployment already running on the
+	// pipeline, for each part, for the last. The deployments themselves are never cancelled.
+	Timeout time.Duration
+	// Intervals, when set, replace the adaptive pacing with a fixed schedule (the last
+	// repeats); for comparison in benchmarks.
+	Intervals []time.Duration
+	// Started is called as soon as the service accepts each deployment, before any wait, so
+	// that its id is out even if the run is cancelled.
+	Started func(part *Part, op *powerbi.PipelineOperation)
+	// Sleep waits between tries of a lost request; nil: Sleep.
+	Sleep func(context.Context, time.Duration) error
 }
 
-// Describe says in one line what the plan deploys.
-func (p *Plan) Describe() string {
-	from, to := resolve.StageName(p.Direction.Source), resolve.StageName(p.Direction.Target)
-	dir := ""
-	if p.Direction.Backward {
-		dir = " (backward)"
-	}
-	if p.Selective {
-		return fmt.Sprintf("%d selected items from %s to %s%s", len(p.Items), from, to, dir)
-	}
-	return fmt.Sprintf("all content from %s to %s%s", from, to, dir)
+// Outcome is one part's deployment as last read.
+type Outcome struct {
+	Part *Part
+	Op   *powerbi.PipelineOperation
 }
+
+// Run deploys the plan part by part, each exactly once, and waits as the options say. It
+// returns what it read of each deployment it started, also when it fails.
+func Run(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan, o Options, log Log) ([]Outcome, error) {
+	deadline := time.Now().Add(o.Timeout)
+	parts := plan.Parts()
+	if len(parts) > 1 {
+		log.Info("%d items are more than the %d the service takes in one deployment: sending them in %d parts, one after another, each once the one before has succeeded", len(plan.Items), MaxItems, len(parts))
+	}
+	var out []Outcome
+	for _, part := range parts {
+		if len(parts) > 1 {
+			log.Info("Part %d of %d: %s to %s", part.Index, part.Of, part.Items[0], part.Items[len(part.Items)-1])
+		}
+		op, err := Start(ctx, c, pipelineID, plan.Direction, part, StartOptions{Deadline: deadline, Timeout: o.Timeout, Intervals: o.Intervals, Sleep: o.Sleep}, log)
+		if err != nil {
+			return out, notSent(err, parts, part.Index)
+		}
+		if o.Started != nil {
+			o.Started(part, op)
+		}
+		out = append(out, Outcome{Part: part, Op: op})
+		last := part.Index == part.Of
+		if last && !o.Wait {
+			log.Info("Started deployment %s; not waiting for it (waitForCompletion is false)", op.ID)
+			return out, nil
+		}
+		if !last && !o.Wait {
+			log.Info("Waiting for part %d to end before sending part %d, although waitForCompletion is false: the parts depend on each other", part.Index, part.Index+1)
+		}
+		final, err := Wait(ctx, c, pipelineID, op, WaitOptions{Deadline: deadline, Timeout: o.Timeout, Intervals: o.Intervals}, log)
+		if final != nil {
+			out[len(out)-1].Op = final
+		}
+		if err != nil {
+			return out, notSent(err, parts, part.Index+1)
+		}
+	}
+	return out, nil
+}
+
+// notSent adds to err which parts, from index from on, were never sent.
+func notSent(err error, parts []*Part, from int) error {
+	if len(parts) < 2 || from > len(parts) {
+		return err
+	}
+	return &PartsError{Err: err, From: from, Of: len(parts)}
+}
+
+// PartsError is a failure that left parts of a split deployment unsent.
+type PartsError struct {
+	Err      error
+	From, Of int
+}
+
+func (e *PartsError) Error() string {
+	which := fmt.Sprintf("parts %d to %d were", e.From, e.Of)
+	if e.From == e.Of {
+		which = fmt.Sprintf("part %d was", e.From)
+	}
+	return fmt.Sprintf("%v\nSo %s not sent; run the task again once the cause is fixed: what is already deployed shows as unchanged", e.Err, which)
+}
+
+func (e *PartsError) Unwrap() error { return e.Err }
 
 // active reports whether an operation may still be running: anything not known to be over,
 // unknown statuses included (the service's enum is extensible).
 func active(op *powerbi.PipelineOperation) bool { return !op.Done() }
 
-// BusyError says another deployment is running on the pipeline: the service runs one at a time.
+// BusyError says the pipeline stayed busy with another deployment until the bound.
 type BusyError struct{ Op powerbi.PipelineOperation }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("deployment %s (%s to %s) is still %s on this pipeline and the service runs one deployment at a time; wait for it to finish and run this task again",
+	return fmt.Sprintf("deployment %s (%s to %s) is still %s on this pipeline and the service runs one deployment at a time; nothing was deployed. Raise waitTimeoutMinutes, or run this task again once it has ended",
 		e.Op.ID, resolve.StageName(e.Op.SourceStageOrder), resolve.StageName(e.Op.TargetStageOrder), e.Op.Status)
 }
 
-// Start sends the deployment exactly once. Before sending it refuses when another deployment
-// is running. When the request fails in a way that leaves its fate unknown (5xx, connection
-// lost), it looks for an operation the service started for it before sending again, so a
-// retry never deploys twice.
-func Start(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan, log Log, sleep func(context.Context, time.Duration) error) (*powerbi.PipelineOperation, error) {
+// StartOptions bound Start's wait for a deployment already running.
+type StartOptions struct {
+	Deadline  time.Time
+	Timeout   time.Duration // for messages
+	Intervals []time.Duration
+	Sleep     func(context.Context, time.Duration) error
+}
+
+// Start sends one part exactly once. While another deployment runs on the pipeline it waits for
+// it (until the deadline), since the service refuses a second one. When the request fails in a
+// way that leaves its fate unknown (5xx, connection lost, timeout after sending), it looks for
+// the operation the service started for it before sending again, so a retry never deploys
+// twice.
+func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.Direction, part *Part, o StartOptions, log Log) (*powerbi.PipelineOperation, error) {
+	sleep := o.Sleep
 	if sleep == nil {
 		sleep = Sleep
 	}
-	before, _, err := c.Pipelines.ListOperations(ctx, pipelineID)
-	if err != nil {
-		return nil, fmt.Errorf("reading the pipeline's recent deployments: %w", err)
-	}
-	known := map[string]bool{}
-	for _, op := range before {
-		known[strings.ToLower(op.ID)] = true
-		if active(&op) {
-			return nil, &BusyError{Op: op}
-		}
-	}
 	const attempts = 3
 	uncertain := false // an earlier try may have started a deployment
-	for attempt := 1; ; attempt++ {
-		var op *powerbi.PipelineOperation
-		if plan.Selective {
-			op, _, err = c.Pipelines.SelectiveDeploy(ctx, pipelineID, plan.Request)
-		} else {
-			op, _, err = c.Pipelines.DeployAll(ctx, pipelineID, &plan.Request.DeployAllRequest)
+	var known map[string]bool
+	for attempt, busyTurns := 1, 0; ; {
+		ops, _, err := c.Pipelines.ListOperations(ctx, pipelineID)
+		if err != nil {
+			if uncertain {
+				return nil, fmt.Errorf("reading the pipeline's deployments to check whether the last request started one failed: %w. Check the pipeline's deployment history before running the task again", err)
+			}
+			return nil, fmt.Errorf("reading the pipeline's recent deployments: %w", err)
 		}
+		if uncertain {
+			if op := started(ops, d, known, log); op != nil {
+				return op, nil
+			}
+		}
+		known = map[string]bool{}
+		var running *powerbi.PipelineOperation
+		for i := range ops {
+			known[strings.ToLower(ops[i].ID)] = true
+			if running == nil && active(&ops[i]) {
+				running = &ops[i]
+			}
+		}
+		if running != nil {
+			if busyTurns++; busyTurns > 20 {
+				return nil, &BusyError{Op: *running}
+			}
+			if err := waitForOther(ctx, c, pipelineID, running, o, log); err != nil {
+				return nil, err
+			}
+			if err := recheckTarget(ctx, c, pipelineID, d, part, log); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if uncertain && attempt > attempts {
+			return nil, fmt.Errorf("the deployment request failed %d times without a clear answer, and Power BI shows no deployment started by them", attempts)
+		}
+		if uncertain {
+			log.Info("Power BI did not start it; sending the deployment again (try %d of %d)", attempt, attempts)
+		}
+		op, err := send(ctx, c, pipelineID, part)
 		if err == nil {
 			return op, nil
 		}
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, fmt.Errorf("cancelled while the deployment request was in flight (%w): it may have started. Check the pipeline's deployment history before running the task again", ctx.Err())
-		}
-		if !unknownOutcome(err) && !uncertain {
-			return nil, err
-		}
-		if unknownOutcome(err) {
-			uncertain = true
-			log.Warning("The deployment request failed without a clear answer (%v); checking whether Power BI started it", err)
-		}
-		after, _, lerr := c.Pipelines.ListOperations(ctx, pipelineID)
-		if lerr != nil {
-			return nil, fmt.Errorf("%w; and reading the pipeline's deployments to check whether it started failed too: %v. Check the pipeline's deployment history before running the task again", err, lerr)
-		}
-		for _, op := range after {
-			if !known[strings.ToLower(op.ID)] && op.SourceStageOrder == plan.Direction.Source && op.TargetStageOrder == plan.Direction.Target {
-				log.Info("Power BI did start it: deployment %s", op.ID)
-				return &op, nil
+		case isBusy(err):
+			// Someone started a deployment between our look and our request: wait for it.
+			log.Info("Power BI answers that another deployment is running on the pipeline (%v)", err)
+			continue
+		case !unknownOutcome(err) && uncertain:
+			// A definite refusal after an uncertain try: the earlier one may be what it refuses.
+			if op := adopt(ctx, c, pipelineID, d, known, log); op != nil {
+				return op, nil
 			}
-		}
-		if !unknownOutcome(err) {
-			// A definite refusal after an uncertain try, and still no trace of it.
+			return nil, err
+		case !unknownOutcome(err):
 			return nil, err
 		}
-		if attempt == attempts {
-			return nil, fmt.Errorf("%w (after %d tries; Power BI shows no deployment started by them)", err, attempts)
-		}
-		if err := sleep(ctx, time.Duration(attempt)*5*time.Second); err != nil {
+		uncertain = true
+		log.Info("The deployment request failed without a clear answer (%v); checking whether Power BI started it", err)
+		if err := sleep(ctx, time.Duration(attempt)*2*time.Second); err != nil {
 			return nil, err
 		}
-		log.Info("Power BI did not start it; sending the deployment again (try %d of %d)", attempt+1, attempts)
+		attempt++
 	}
+}
+
+// started finds, among ops, a deployment in direction d that is not among known: one our
+// request started although its answer was lost.
+func started(ops []powerbi.PipelineOperation, d resolve.Direction, known map[string]bool, log Log) *powerbi.PipelineOperation {
+	for _, op := range ops {
+		if !known[strings.ToLower(op.ID)] && op.SourceStageOrder == d.Source && op.TargetStageOrder == d.Target {
+			log.Info("Power BI did start it: deployment %s", op.ID)
+			return &op
+		}
+	}
+	return nil
+}
+
+// adopt lists the pipeline's deployments once more and returns the one our request started.
+func adopt(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.Direction, known map[string]bool, log Log) *powerbi.PipelineOperation {
+	ops, _, err := c.Pipelines.ListOperations(ctx, pipelineID)
+	if err != nil {
+		return nil
+	}
+	return started(ops, d, known, log)
+}
+
+// recheckTarget drops the request for a new workspace when the target stage got one while
+// the task waited (the deployment it waited for created it): the service would refuse it.
+func recheckTarget(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.Direction, part *Part, log Log) error {
+	if part.Body.NewWorkspace == nil {
+		return nil
+	}
+	p, _, err := c.Pipelines.Get(ctx, pipelineID, true)
+	if err != nil {
+		return fmt.Errorf("reading the pipeline's stages again: %w", err)
+	}
+	for _, st := range p.Stages {
+		if st.Order == d.Target && st.WorkspaceID != "" {
+			log.Info("The %s stage got workspace %s meanwhile, so the deployment goes there and no new workspace is requested", resolve.StageName(d.Target), st.WorkspaceID)
+			part.Body.NewWorkspace = nil
+		}
+	}
+	return nil
+}
+
+// waitForOther waits for a deployment someone else started, whatever its outcome.
+func waitForOther(ctx context.Context, c *powerbi.Client, pipelineID string, running *powerbi.PipelineOperation, o StartOptions, log Log) error {
+	log.Info("Deployment %s (%s to %s) is %s on this pipeline, and the service runs one at a time: waiting for it to end (within waitTimeoutMinutes) before deploying",
+		running.ID, resolve.StageName(running.SourceStageOrder), resolve.StageName(running.TargetStageOrder), running.Status)
+	final, err := Wait(ctx, c, pipelineID, running, WaitOptions{Deadline: o.Deadline, Timeout: o.Timeout, Intervals: o.Intervals, quiet: true}, log)
+	var te *TimeoutError
+	var fe *FailedError
+	switch {
+	case errors.As(err, &te):
+		return &BusyError{Op: *te.Op}
+	case errors.As(err, &fe):
+		log.Info("Deployment %s ended: %s", final.ID, final.Status)
+		return nil
+	case err != nil:
+		return fmt.Errorf("waiting for deployment %s, which was running on the pipeline: %w", running.ID, err)
+	}
+	log.Info("Deployment %s ended: %s", final.ID, final.Status)
+	return nil
+}
+
+func send(ctx context.Context, c *powerbi.Client, pipelineID string, part *Part) (*powerbi.PipelineOperation, error) {
+	if part.Selective {
+		op, _, err := c.Pipelines.SelectiveDeploy(ctx, pipelineID, part.Body)
+		return op, err
+	}
+	op, _, err := c.Pipelines.DeployAll(ctx, pipelineID, &part.Body.DeployAllRequest)
+	return op, err
+}
+
+// isBusy reports the service's refusal of a second deployment on a pipeline.
+func isBusy(err error) bool {
+	var er *powerbi.ErrorResponse
+	return errors.As(err, &er) && er.StatusCode == 400 && strings.EqualFold(er.Code, "WorkspaceMigrationOperationInProgress")
 }
 
 // unknownOutcome reports whether a failed POST may nevertheless have reached the service.
@@ -123,7 +290,7 @@ func unknownOutcome(err error) bool {
 	if errors.As(err, &er) {
 		return er.StatusCode >= 500 || er.StatusCode == 408
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	return !errors.Is(err, context.Canceled)
 }
 
 // Sleep waits d or until ctx ends.
@@ -140,12 +307,17 @@ func Sleep(ctx context.Context, d time.Duration) error {
 
 // WaitOptions bound and pace the wait.
 type WaitOptions struct {
-	Timeout time.Duration
-	// Intervals between polls; the last one repeats. Default 1s, 2s, 3s, then every 5s
-	// (Microsoft's samples poll every 5 s; deployments of a few items end in seconds).
+	// Deadline ends the wait; Timeout is the bound as configured, for messages.
+	Deadline time.Time
+	Timeout  time.Duration
+	// Intervals, when set, replace the adaptive pacing (see pace.go) with a fixed schedule.
 	Intervals []time.Duration
-	// MaxPollErrors ends the wait after this many polls in a row failed (default 5).
+	// MaxPollErrors ends the wait after this many reads in a row failed (default 5; each read
+	// is already retried by the transport).
 	MaxPollErrors int
+	// Reads, when set, is called with the number of reads made when the wait ends.
+	Reads func(int)
+	quiet bool // no progress, one line per status change only
 }
 
 // TimeoutError says the wait ran out; the deployment goes on.
@@ -155,7 +327,7 @@ type TimeoutError struct {
 }
 
 func (e *TimeoutError) Error() string {
-	return fmt.Sprintf("gave up waiting after %s: deployment %s is still %s in Power BI. It was not cancelled and may still finish; check the pipeline's deployment history, or raise waitTimeoutMinutes",
+	return fmt.Sprintf("gave up waiting after %s (waitTimeoutMinutes): deployment %s is still %s in Power BI. It was not cancelled and may still finish; follow it in the pipeline's deployment history, or raise waitTimeoutMinutes",
 		e.Timeout, e.Op.ID, e.Op.Status)
 }
 
@@ -173,57 +345,67 @@ func (e *FailedError) Error() string {
 	return msg + ":\n  " + strings.Join(e.Steps, "\n  ")
 }
 
-// Wait polls the operation until it ends, the timeout passes or ctx ends. A Failed operation
+// Wait reads the operation until it ends, the deadline passes or ctx ends. A Failed operation
 // is a *FailedError; running out of time is a *TimeoutError. The last operation read is
 // returned in every case where one was read.
 func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi.PipelineOperation, o WaitOptions, log Log) (*powerbi.PipelineOperation, error) {
-	intervals := o.Intervals
-	if len(intervals) == 0 {
-		intervals = []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second}
-	}
 	maxErrs := o.MaxPollErrors
 	if maxErrs == 0 {
 		maxErrs = 5
 	}
-	deadline := time.Now().Add(o.Timeout)
+	pace := newPacer(time.Now(), o.Intervals)
+	if o.Reads != nil {
+		defer func() { o.Reads(pace.reads) }()
+	}
 	last := op
 	lastLine := ""
 	report := func(op *powerbi.PipelineOperation) {
 		done, total := stepCounts(op)
 		line := fmt.Sprintf("Deployment %s: %s", op.ID, op.Status)
-		if total > 0 {
+		if total > 0 && !o.quiet {
 			line += fmt.Sprintf(" (%d of %d steps done)", done, total)
 		}
-		if line != lastLine {
+		if line == lastLine {
+			return
+		}
+		lastLine = line
+		if !o.quiet {
 			pct := 0
 			if total > 0 {
 				pct = done * 100 / total
 			}
 			log.Progress(pct, "%s", line)
-			log.Info("%s", line)
-			lastLine = line
 		}
+		log.Info("%s", line)
 	}
-	report(op)
+	if !o.quiet {
+		report(op)
+	}
 	errs := 0
 	warned := false
-	for i := 0; ; i++ {
-		if op.Done() {
-			break
-		}
-		wait := intervals[min(i, len(intervals)-1)]
-		remaining := time.Until(deadline)
+	stopped := func(err error) error {
+		return fmt.Errorf("stopped waiting (%w); deployment %s was not cancelled and goes on in Power BI: follow it in the pipeline's deployment history", err, last.ID)
+	}
+	var hint time.Duration // the service's Retry-After on the last read, if any
+	for !op.Done() {
+		wait := max(pace.next(time.Now(), last), hint)
+		remaining := time.Until(o.Deadline)
 		if remaining <= 0 {
 			return last, &TimeoutError{Op: last, Timeout: o.Timeout}
 		}
 		if err := Sleep(ctx, min(wait, remaining)); err != nil {
-			return last, fmt.Errorf("stopped waiting (%w); deployment %s was not cancelled and goes on in Power BI", err, last.ID)
+			return last, stopped(err)
 		}
-		next, _, err := c.Pipelines.GetOperation(ctx, pipelineID, op.ID)
+		next, resp, err := c.Pipelines.GetOperation(ctx, pipelineID, op.ID)
+		hint = 0
+		if resp != nil {
+			hint = retryAfter(resp.Header.Get("Retry-After"))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return last, fmt.Errorf("stopped waiting (%w); deployment %s was not cancelled and goes on in Power BI", ctx.Err(), last.ID)
+				return last, stopped(ctx.Err())
 			}
+			pace.reads++
 			errs++
 			if errs >= maxErrs || powerbi.IsNotFound(err) {
 				return last, fmt.Errorf("reading deployment %s failed %d times in a row, last: %w. The deployment was not cancelled; check the pipeline's deployment history", op.ID, errs, err)
@@ -232,6 +414,7 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 			continue
 		}
 		errs = 0
+		pace.observe(time.Now(), next)
 		op, last = next, next
 		report(op)
 		if !known(op.Status) && !warned {
@@ -245,6 +428,15 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 	return op, nil
 }
 
+// retryAfter reads a Retry-After of whole seconds (capped at a minute); 0 when absent.
+func retryAfter(v string) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, time.Minute)
+}
+
 // known reports whether the task knows a status.
 func known(status string) bool {
 	switch status {
@@ -252,68 +444,4 @@ func known(status string) bool {
 		return true
 	}
 	return false
-}
-
-func stepCounts(op *powerbi.PipelineOperation) (done, total int) {
-	if op.ExecutionPlan == nil {
-		return 0, 0
-	}
-	for _, s := range op.ExecutionPlan.Steps {
-		total++
-		if s.Status == powerbi.StatusSucceeded || s.Status == powerbi.StatusFailed {
-			done++
-		}
-	}
-	return done, total
-}
-
-// stepName names a step for the log: its type and its item.
-func stepName(s powerbi.ExecutionStep) string {
-	name := s.Type
-	if st := s.SourceAndTarget; st != nil {
-		item := st.SourceDisplayName
-		if item == "" {
-			item = st.Source
-		}
-		name = fmt.Sprintf("%s %q", s.Type, item)
-	}
-	return name
-}
-
-// FailedSteps lists each failed step with its error.
-func FailedSteps(op *powerbi.PipelineOperation) []string {
-	if op.ExecutionPlan == nil {
-		return nil
-	}
-	var out []string
-	for _, s := range op.ExecutionPlan.Steps {
-		if s.Status != powerbi.StatusFailed && s.Error == nil {
-			continue
-		}
-		line := fmt.Sprintf("step %d, %s: failed", s.Index, stepName(s))
-		if s.Error != nil {
-			line = fmt.Sprintf("step %d, %s: %s", s.Index, stepName(s), s.Error.ErrorCode)
-			if s.Error.ErrorDetails != "" {
-				line += " — " + s.Error.ErrorDetails
-			}
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
-// Summary lists every step with its outcome, for the log of a finished deployment.
-func Summary(op *powerbi.PipelineOperation) []string {
-	if op.ExecutionPlan == nil {
-		return nil
-	}
-	var out []string
-	for _, s := range op.ExecutionPlan.Steps {
-		line := fmt.Sprintf("step %d, %s: %s", s.Index, stepName(s), s.Status)
-		if s.PreDeploymentDiffState != "" {
-			line += fmt.Sprintf(" (%s)", s.PreDeploymentDiffState)
-		}
-		out = append(out, line)
-	}
-	return out
 }

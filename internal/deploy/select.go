@@ -14,22 +14,53 @@ import (
 	"github.com/pbi-pipelines/azdo-extension/internal/resolve"
 )
 
-// Kind is a deployable item type, in the order the service deploys dependencies first.
+// Kind is a deployable item type.
 type Kind struct {
-	Input  string // task input name
-	Plural string // for messages
-	list   func(*powerbi.StageArtifacts) []powerbi.Artifact
-	set    func(*powerbi.SelectiveDeployRequest, []powerbi.DeployArtifact)
+	Input    string // task input name, and the request's field: datasets, reports, ...
+	Singular string // for messages: dataset, report, ...
+	list     func(*powerbi.StageArtifacts) []powerbi.Artifact
+	add      func(*powerbi.SelectiveDeployRequest, powerbi.DeployArtifact)
 }
 
-// Kinds lists the item types: datasets, dataflows and datamarts before the reports and
-// dashboards that use them.
-var Kinds = []Kind{
-	{"datasets", "datasets", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Datasets }, func(r *powerbi.SelectiveDeployRequest, d []powerbi.DeployArtifact) { r.Datasets = d }},
-	{"dataflows", "dataflows", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Dataflows }, func(r *powerbi.SelectiveDeployRequest, d []powerbi.DeployArtifact) { r.Dataflows = d }},
-	{"datamarts", "datamarts", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Datamarts }, func(r *powerbi.SelectiveDeployRequest, d []powerbi.DeployArtifact) { r.Datamarts = d }},
-	{"reports", "reports", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Reports }, func(r *powerbi.SelectiveDeployRequest, d []powerbi.DeployArtifact) { r.Reports = d }},
-	{"dashboards", "dashboards", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Dashboards }, func(r *powerbi.SelectiveDeployRequest, d []powerbi.DeployArtifact) { r.Dashboards = d }},
+// Kinds lists the item types in deployment order: what holds data first (dataflows feed
+// datamarts and datasets), then the reports built on datasets, then the dashboards pinned from
+// reports. A deployment split into parts sends them in this order.
+var Kinds = []*Kind{
+	{"dataflows", "dataflow", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Dataflows },
+		func(r *powerbi.SelectiveDeployRequest, d powerbi.DeployArtifact) {
+			r.Dataflows = append(r.Dataflows, d)
+		}},
+	{"datamarts", "datamart", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Datamarts },
+		func(r *powerbi.SelectiveDeployRequest, d powerbi.DeployArtifact) {
+			r.Datamarts = append(r.Datamarts, d)
+		}},
+	{"datasets", "dataset", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Datasets },
+		func(r *powerbi.SelectiveDeployRequest, d powerbi.DeployArtifact) { r.Datasets = append(r.Datasets, d) }},
+	{"reports", "report", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Reports },
+		func(r *powerbi.SelectiveDeployRequest, d powerbi.DeployArtifact) { r.Reports = append(r.Reports, d) }},
+	{"dashboards", "dashboard", func(a *powerbi.StageArtifacts) []powerbi.Artifact { return a.Dashboards },
+		func(r *powerbi.SelectiveDeployRequest, d powerbi.DeployArtifact) {
+			r.Dashboards = append(r.Dashboards, d)
+		}},
+}
+
+// Item is one source-stage item to deploy.
+type Item struct {
+	Kind     *Kind
+	ID, Name string
+}
+
+func (it Item) String() string { return fmt.Sprintf("%s %q (%s)", it.Kind.Singular, it.Name, it.ID) }
+
+// AllItems lists every item of a stage in deployment order.
+func AllItems(source *powerbi.StageArtifacts) []Item {
+	var out []Item
+	for _, k := range Kinds {
+		for _, a := range k.list(source) {
+			out = append(out, Item{Kind: k, ID: a.ArtifactID, Name: a.ArtifactDisplayName})
+		}
+	}
+	return out
 }
 
 // Selection is what the user asked for, per input name (datasets, reports, ...): names, ids or
@@ -46,9 +77,6 @@ func (s Selection) Empty() bool {
 	return true
 }
 
-// MaxItems is the service's limit of items per deployment request.
-const MaxItems = 300
-
 // SelectionError lists every entry that matched nothing, with what the source stage holds.
 type SelectionError struct {
 	Stage    string
@@ -61,11 +89,10 @@ func (e *SelectionError) Error() string {
 
 // Match resolves a selection against the source stage's items. Each entry is an id (GUID),
 // an exact name (case-insensitive), or a pattern with * and ?. Every entry must match at
-// least one item; an exact name matching two items is ambiguous. Items are returned once, in
-// Kinds order, with their names for the log.
-func Match(sel Selection, source *powerbi.StageArtifacts, stage string) (*powerbi.SelectiveDeployRequest, []string, error) {
-	req := &powerbi.SelectiveDeployRequest{}
-	var chosen []string
+// least one item; an exact name matching two items is ambiguous. Items are returned once each,
+// in Kinds order.
+func Match(sel Selection, source *powerbi.StageArtifacts, stage string) ([]Item, error) {
+	var chosen []Item
 	var problems []string
 	for _, k := range Kinds {
 		entries := sel[k.Input]
@@ -74,27 +101,24 @@ func Match(sel Selection, source *powerbi.StageArtifacts, stage string) (*powerb
 		}
 		items := k.list(source)
 		seen := map[string]bool{}
-		var picked []powerbi.DeployArtifact
 		for _, e := range entries {
-			ids, problem := matchEntry(e, items, k.Plural)
+			found, problem := matchEntry(e, items, k.Input)
 			if problem != "" {
 				problems = append(problems, problem)
 				continue
 			}
-			for _, id := range ids {
-				if !seen[strings.ToLower(id.ArtifactID)] {
-					seen[strings.ToLower(id.ArtifactID)] = true
-					picked = append(picked, powerbi.DeployArtifact{SourceID: id.ArtifactID})
-					chosen = append(chosen, fmt.Sprintf("%s %q (%s)", strings.TrimSuffix(k.Plural, "s"), id.ArtifactDisplayName, id.ArtifactID))
+			for _, a := range found {
+				if id := strings.ToLower(a.ArtifactID); !seen[id] {
+					seen[id] = true
+					chosen = append(chosen, Item{Kind: k, ID: a.ArtifactID, Name: a.ArtifactDisplayName})
 				}
 			}
 		}
-		k.set(req, picked)
 	}
 	if len(problems) > 0 {
-		return nil, nil, &SelectionError{Stage: stage, Problems: problems}
+		return nil, &SelectionError{Stage: stage, Problems: problems}
 	}
-	return req, chosen, nil
+	return chosen, nil
 }
 
 func matchEntry(entry string, items []powerbi.Artifact, plural string) ([]powerbi.Artifact, string) {
@@ -106,7 +130,7 @@ func matchEntry(entry string, items []powerbi.Artifact, plural string) ([]powerb
 				return []powerbi.Artifact{it}, ""
 			}
 		}
-		return nil, fmt.Sprintf("%s: no item with id %s; %s", plural, entry, available(items, plural))
+		return nil, fmt.Sprintf("%s: no item with id %s; %s", plural, entry, available(items, plural, entry))
 	case strings.ContainsAny(entry, "*?"):
 		re := wildcard(entry)
 		var out []powerbi.Artifact
@@ -116,7 +140,7 @@ func matchEntry(entry string, items []powerbi.Artifact, plural string) ([]powerb
 			}
 		}
 		if len(out) == 0 {
-			return nil, fmt.Sprintf("%s: pattern %q matches nothing; %s", plural, entry, available(items, plural))
+			return nil, fmt.Sprintf("%s: pattern %q matches nothing; %s", plural, entry, available(items, plural, entry))
 		}
 		return out, ""
 	default:
@@ -128,7 +152,7 @@ func matchEntry(entry string, items []powerbi.Artifact, plural string) ([]powerb
 		}
 		switch len(out) {
 		case 0:
-			return nil, fmt.Sprintf("%s: nothing named %q; %s", plural, entry, available(items, plural))
+			return nil, fmt.Sprintf("%s: nothing named %q; %s", plural, entry, available(items, plural, entry))
 		case 1:
 			return out, ""
 		default:
@@ -141,7 +165,9 @@ func matchEntry(entry string, items []powerbi.Artifact, plural string) ([]powerb
 	}
 }
 
-func available(items []powerbi.Artifact, plural string) string {
+// available says what the stage holds of a kind: every name when there are few, else the ones
+// closest to what was asked for.
+func available(items []powerbi.Artifact, plural, asked string) string {
 	if len(items) == 0 {
 		return "the stage has no " + plural
 	}
@@ -149,14 +175,74 @@ func available(items []powerbi.Artifact, plural string) string {
 	for _, it := range items {
 		names = append(names, it.ArtifactDisplayName)
 	}
-	sort.Strings(names)
+	const shown = 8
+	if len(names) <= shown {
+		sort.Strings(names)
+		return "the stage has " + quoteAll(names)
+	}
+	return fmt.Sprintf("the stage has %d %s; the closest names are %s", len(names), plural, quoteAll(Closest(asked, names, shown)))
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
 	for i, n := range names {
-		names[i] = fmt.Sprintf("%q", n)
+		q[i] = fmt.Sprintf("%q", n)
 	}
-	if len(names) > 15 {
-		return fmt.Sprintf("the stage has %d %s, including %s", len(names), plural, strings.Join(names[:15], ", "))
+	return strings.Join(q, ", ")
+}
+
+// Closest returns up to n of names, most similar to asked first: names that contain it (or
+// that it contains) before others, then by edit distance, case-insensitively. Wildcards in
+// asked are ignored.
+func Closest(asked string, names []string, n int) []string {
+	a := []rune(strings.ToLower(strings.NewReplacer("*", "", "?", "").Replace(asked)))
+	type scored struct {
+		name  string
+		score int
 	}
-	return "the stage has " + strings.Join(names, ", ")
+	out := make([]scored, 0, len(names))
+	for _, name := range names {
+		b := []rune(strings.ToLower(name))
+		score := editDistance(a, b)
+		if len(a) > 0 && (strings.Contains(string(b), string(a)) || strings.Contains(string(a), string(b))) {
+			score -= 1 << 20 // a containing match ranks first
+		}
+		out = append(out, scored{name, score})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].score != out[j].score {
+			return out[i].score < out[j].score
+		}
+		return out[i].name < out[j].name
+	})
+	res := make([]string, 0, n)
+	for _, s := range out[:min(n, len(out))] {
+		res = append(res, s.name)
+	}
+	return res
+}
+
+// editDistance is the Levenshtein distance between a and b, capped by the inputs' first 256
+// runes so a very long name costs little.
+func editDistance(a, b []rune) int {
+	a, b = a[:min(len(a), 256)], b[:min(len(b), 256)]
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // wildcard compiles a * and ? pattern, matched against the whole name, case-insensitively.
@@ -175,11 +261,6 @@ func wildcard(p string) *regexp.Regexp {
 	}
 	b.WriteString("$")
 	return regexp.MustCompile(b.String())
-}
-
-// Count is the number of items a selective request deploys.
-func Count(r *powerbi.SelectiveDeployRequest) int {
-	return len(r.Datasets) + len(r.Dataflows) + len(r.Datamarts) + len(r.Reports) + len(r.Dashboards)
 }
 
 // CountArtifacts is the number of items in a stage.

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,10 +27,13 @@ var stage = &powerbi.StageArtifacts{
 	},
 }
 
-func ids(d []powerbi.DeployArtifact) []string {
+// ids lists the ids of the items of one kind.
+func ids(items []Item, kind string) []string {
 	var out []string
-	for _, a := range d {
-		out = append(out, a.SourceID)
+	for _, it := range items {
+		if it.Kind.Input == kind {
+			out = append(out, it.ID)
+		}
 	}
 	return out
 }
@@ -58,7 +62,7 @@ func TestMatch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			req, items, err := Match(c.sel, stage, "Development")
+			items, err := Match(c.sel, stage, "Development")
 			if c.problem != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), c.problem)
@@ -66,16 +70,15 @@ func TestMatch(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, c.datasets, ids(req.Datasets))
-			assert.Equal(t, c.reports, ids(req.Reports))
-			assert.Len(t, items, Count(req))
+			assert.Equal(t, c.datasets, ids(items, "datasets"))
+			assert.Equal(t, c.reports, ids(items, "reports"))
 		})
 	}
 }
 
 func TestMatchReportsEveryProblem(t *testing.T) {
 	t.Parallel()
-	_, _, err := Match(Selection{"datasets": {"A", "Sales"}, "reports": {"B"}}, stage, "Test")
+	_, err := Match(Selection{"datasets": {"A", "Sales"}, "reports": {"B"}}, stage, "Test")
 	var se *SelectionError
 	require.ErrorAs(t, err, &se)
 	assert.Len(t, se.Problems, 2)
@@ -86,4 +89,49 @@ func TestSelectionEmpty(t *testing.T) {
 	assert.True(t, Selection{}.Empty())
 	assert.True(t, Selection{"datasets": nil}.Empty())
 	assert.False(t, Selection{"reports": {"x"}}.Empty())
+}
+
+func TestMatchOrdersDependenciesFirst(t *testing.T) {
+	t.Parallel()
+	src := &powerbi.StageArtifacts{
+		Dashboards: []powerbi.Artifact{art("d0000000-0000-4000-8000-000000000001", "Board")},
+		Reports:    []powerbi.Artifact{art("40000000-0000-4000-8000-000000000001", "Report")},
+		Datasets:   []powerbi.Artifact{art("50000000-0000-4000-8000-000000000001", "Model")},
+		Datamarts:  []powerbi.Artifact{art("a0000000-0000-4000-8000-000000000001", "Mart")},
+		Dataflows:  []powerbi.Artifact{art("f0000000-0000-4000-8000-000000000001", "Flow")},
+	}
+	items, err := Match(Selection{"dashboards": {"*"}, "reports": {"*"}, "datasets": {"*"}, "datamarts": {"*"}, "dataflows": {"*"}}, src, "Development")
+	require.NoError(t, err)
+	var kinds []string
+	for _, it := range items {
+		kinds = append(kinds, it.Kind.Singular)
+	}
+	assert.Equal(t, []string{"dataflow", "datamart", "dataset", "report", "dashboard"}, kinds)
+	assert.Equal(t, kinds, func() []string {
+		var k []string
+		for _, it := range AllItems(src) {
+			k = append(k, it.Kind.Singular)
+		}
+		return k
+	}())
+}
+
+func TestMatchListsTheClosestNames(t *testing.T) {
+	t.Parallel()
+	src := &powerbi.StageArtifacts{}
+	for _, n := range []string{"Sales EU", "Sales US", "Salse", "Finance", "Stock", "HR", "Marketing", "Ops", "Legal", "Risk"} {
+		src.Reports = append(src.Reports, art("40000000-0000-4000-8000-0000000000"+fmt.Sprintf("%02d", len(src.Reports)), n))
+	}
+	_, err := Match(Selection{"reports": {"Sales"}}, src, "Development")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `reports: nothing named "Sales"; the stage has 10 reports; the closest names are "Sales EU", "Sales US", "Salse"`)
+}
+
+func TestClosest(t *testing.T) {
+	t.Parallel()
+	names := []string{"Revenue", "Revenue (old)", "Reveneu", "Costs", "Headcount"}
+	assert.Equal(t, []string{"Revenue", "Revenue (old)"}, Closest("revenue", names, 2))
+	assert.Equal(t, []string{"Revenue", "Reveneu"}, Closest("Revnue", names, 2))
+	assert.Equal(t, []string{"Costs"}, Closest("Cost*", names, 1))
+	assert.Empty(t, Closest("x", nil, 3))
 }

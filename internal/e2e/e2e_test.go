@@ -21,7 +21,7 @@ import (
 )
 
 // dist finds the staged extension at the repository root.
-func dist(t *testing.T) string {
+func dist(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	require.NoError(t, err)

@@ -129,19 +129,42 @@ func (op *operation) status(now time.Time) string {
 
 func (op *operation) active(now time.Time) bool { return now.Before(op.end) }
 
-// stepStatus: steps run one after another between start and end. In a failed deployment only
-// the failing steps report a result; nothing else is applied.
+// stepWeight is a step's share of the deployment's time: items that hold data (datasets,
+// dataflows, datamarts) take twice as long as reports and dashboards, so that the pace of the
+// first steps does not simply predict the last ones.
+func stepWeight(k itemKind) int64 {
+	if k == kindReport || k == kindDashboard {
+		return 1
+	}
+	return 2
+}
+
+// stepSpan is when step i runs: steps run one after another between start and end, each for
+// its weight's share.
+func (op *operation) stepSpan(i int) (from, to time.Time) {
+	var before, total int64
+	for j, st := range op.steps {
+		if j < i {
+			before += stepWeight(st.kind)
+		}
+		total += stepWeight(st.kind)
+	}
+	span := op.end.Sub(op.start)
+	from = op.start.Add(time.Duration(int64(span) / total * before))
+	to = op.start.Add(time.Duration(int64(span) / total * (before + stepWeight(op.steps[i].kind))))
+	if i == len(op.steps)-1 {
+		to = op.end
+	}
+	return from, to
+}
+
+// stepStatus: in a failed deployment only the failing steps report a result; nothing else is
+// applied.
 func (op *operation) stepStatus(i int, now time.Time) (string, time.Time) {
 	if now.Before(op.start) {
 		return statusNotStart, op.created
 	}
-	n := len(op.steps)
-	slot := op.end.Sub(op.start) / time.Duration(n)
-	from := op.start.Add(slot * time.Duration(i))
-	to := from.Add(slot)
-	if i == n-1 {
-		to = op.end
-	}
+	from, to := op.stepSpan(i)
 	st := op.steps[i]
 	switch {
 	case now.Before(from):

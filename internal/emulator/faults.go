@@ -29,6 +29,9 @@ type Fault struct {
 	Delay time.Duration `json:"delay,omitempty"`
 	// Times is how many matching requests the fault hits; 0 means until cleared.
 	Times int `json:"times,omitempty"`
+	// After handles the request first (the service acts: a deployment starts) and only then
+	// drops the connection or answers Status instead: the caller never learns the outcome.
+	After bool `json:"after,omitempty"`
 }
 
 type activeFault struct {
@@ -88,11 +91,20 @@ func (s *Server) takeFault(r *http.Request) *Fault {
 }
 
 // applyFault applies the matching fault, if any, and reports whether the request goes on.
-func (s *Server) applyFault(w *recorder, r *http.Request) bool {
+// A fault that applies after handling is returned for the caller to apply then.
+func (s *Server) applyFault(w *recorder, r *http.Request) (goOn bool, after *Fault) {
 	f := s.takeFault(r)
 	if f == nil {
-		return true
+		return true, nil
 	}
+	if f.After {
+		return true, f
+	}
+	return s.fail(w, r, f), nil
+}
+
+// fail answers r as fault f says; it reports whether the request goes on (a pure delay).
+func (s *Server) fail(w *recorder, r *http.Request, f *Fault) bool {
 	if f.Delay > 0 {
 		if err := s.sleep(r, f.Delay); err != nil {
 			return false // the client went away; there is no one to answer

@@ -15,6 +15,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,7 @@ type Server struct {
 	srv      *http.Server
 	ln       net.Listener
 	caPool   *x509.CertPool
+	leaf     tls.Certificate
 	served   chan struct{}
 
 	// sleep waits for a Delay fault; tests replace it to avoid real waits.
@@ -99,6 +101,56 @@ func Start(opts Options) (*Server, error) {
 	if err := checkLoopback(opts.Addr); err != nil {
 		return nil, err
 	}
+	s, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen %s: %w", opts.Addr, err)
+	}
+	s.ln = ln
+	s.URL = "https://" + ln.Addr().String()
+
+	// HTTP/1.1 only: the Drop fault hijacks the connection, which HTTP/2 cannot do.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	s.srv = &http.Server{
+		Handler:           s,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(logWriter{s.opts.Logf}, "", 0),
+		TLSConfig: &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			Certificates: []tls.Certificate{s.leaf},
+		},
+	}
+	go func() {
+		defer close(s.served)
+		_ = s.srv.Serve(tls.NewListener(ln, s.srv.TLSConfig))
+	}()
+	return s, nil
+}
+
+// InProcessURL is the base URL of an emulator made by New: requests reach it through
+// Transport only, never a network.
+const InProcessURL = "https://emulator.invalid"
+
+// New makes an emulator that listens nowhere: Transport serves requests by calling the handler
+// directly. With no network in the way, a test can run it inside a testing/synctest bubble, so
+// that deployments of minutes run on the fake clock in an instant. Close is a no-op.
+func New(opts Options) (*Server, error) {
+	s, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.URL = InProcessURL
+	close(s.served)
+	return s, nil
+}
+
+// build makes the server's state and identity half; Start adds the listener.
+func build(opts Options) (s *Server, err error) {
 	if opts.Seed == nil {
 		opts.Seed = DemoSeed()
 	}
@@ -126,7 +178,7 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: certificates: %w", err)
 	}
-	s := &Server{
+	s = &Server{
 		CACertPEM: certs.caPEM,
 		opts:      opts,
 		resource:  seed.Resource,
@@ -159,36 +211,15 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("emulator: identity: %w", err)
 	}
 	s.identity.Register(s.mux)
-
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: listen %s: %w", opts.Addr, err)
-	}
-	s.ln = ln
-	s.URL = "https://" + ln.Addr().String()
-
-	// HTTP/1.1 only: the Drop fault hijacks the connection, which HTTP/2 cannot do.
-	var protocols http.Protocols
-	protocols.SetHTTP1(true)
-	s.srv = &http.Server{
-		Handler:           s,
-		Protocols:         &protocols,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          log.New(logWriter{opts.Logf}, "", 0),
-		TLSConfig: &tls.Config{
-			MinVersion:   tls.VersionTLS12,
-			Certificates: []tls.Certificate{certs.leaf},
-		},
-	}
-	go func() {
-		defer close(s.served)
-		_ = s.srv.Serve(tls.NewListener(ln, s.srv.TLSConfig))
-	}()
+	s.leaf = certs.leaf
 	return s, nil
 }
 
 // Close stops the server and closes every connection.
 func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
 	err := s.srv.Close()
 	<-s.served
 	if errors.Is(err, http.ErrServerClosed) {
@@ -252,14 +283,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveControl(rec, r)
 		return
 	}
-	if !s.applyFault(rec, r) {
+	goOn, after := s.applyFault(rec, r)
+	if !goOn {
 		return
+	}
+	target := rec
+	if after != nil {
+		// Handle for real, throw the answer away, then fail as the fault says.
+		target = &recorder{ResponseWriter: httptest.NewRecorder()}
+		defer func() {
+			if s.fail(rec, r, after) {
+				writeError(rec, &apiError{status: http.StatusBadGateway, code: "EmulatedFault", message: "the answer was lost"})
+			}
+		}()
 	}
 	if hasPrefixFold(r.URL.Path+"/", apiPrefix) {
-		entry.Principal = s.serveAPI(rec, r)
+		entry.Principal = s.serveAPI(target, r)
 		return
 	}
-	s.mux.ServeHTTP(rec, r)
+	s.mux.ServeHTTP(target, r)
 }
 
 // serveAPI answers a Power BI API request and returns the caller's identifier.

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -189,6 +190,9 @@ type Step struct {
 	Endpoint *agentsim.Endpoint
 	// Variables and Secrets add to (and override) the harness's.
 	Variables, Secrets map[string]string
+	// Direct runs the task's binary for this machine (bin/<platform>/task) without the Node
+	// launcher, so that Run.PeakRSS is the task's own.
+	Direct bool
 }
 
 // Result is what one step did.
@@ -234,7 +238,14 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 	debug := strings.EqualFold(step.Variables["System.Debug"], "true")
 	start := time.Now()
 	var raw lockedBuffer
-	run, err := agentsim.Exec(ctx, task, env, agentsim.ExecOptions{Debug: debug, InitialSecrets: step.InitialSecrets(), Stdout: &raw, Stderr: &raw})
+	opts := agentsim.ExecOptions{Debug: debug, InitialSecrets: step.InitialSecrets(), Stdout: &raw, Stderr: &raw}
+	if s.Direct {
+		opts.Program = filepath.Join(task.Dir, "bin", hostPlatform(), "task")
+		if runtime.GOOS == "windows" {
+			opts.Program += ".exe"
+		}
+	}
+	run, err := agentsim.Exec(ctx, task, env, opts)
 	if run == nil {
 		return nil, err
 	}
@@ -308,4 +319,11 @@ func NewID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// hostPlatform is this machine's folder under a task's bin/.
+func hostPlatform() string {
+	arch := map[string]string{"amd64": "x64", "arm64": "arm64"}[runtime.GOARCH]
+	osName := map[string]string{"linux": "linux", "darwin": "darwin", "windows": "win"}[runtime.GOOS]
+	return osName + "-" + arch
 }

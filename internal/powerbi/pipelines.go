@@ -78,15 +78,15 @@ type Artifact struct {
 	LastDeploymentTime  *Time  `json:"lastDeploymentTime,omitempty"`
 }
 
-// DeploymentOptions are the deployment's permissions. Every flag is always sent, so what was
-// asked for is explicit on the wire (and in the service's logs).
+// DeploymentOptions are the deployment's permissions. A flag left false is left out of the
+// request: the service reads a missing flag as false.
 type DeploymentOptions struct {
-	AllowCreateArtifact                    bool `json:"allowCreateArtifact"`
-	AllowOverwriteArtifact                 bool `json:"allowOverwriteArtifact"`
-	AllowOverwriteTargetArtifactLabel      bool `json:"allowOverwriteTargetArtifactLabel"`
-	AllowPurgeData                         bool `json:"allowPurgeData"`
-	AllowSkipTilesWithMissingPrerequisites bool `json:"allowSkipTilesWithMissingPrerequisites"`
-	AllowTakeOver                          bool `json:"allowTakeOver"`
+	AllowCreateArtifact                    bool `json:"allowCreateArtifact,omitempty"`
+	AllowOverwriteArtifact                 bool `json:"allowOverwriteArtifact,omitempty"`
+	AllowOverwriteTargetArtifactLabel      bool `json:"allowOverwriteTargetArtifactLabel,omitempty"`
+	AllowPurgeData                         bool `json:"allowPurgeData,omitempty"`
+	AllowSkipTilesWithMissingPrerequisites bool `json:"allowSkipTilesWithMissingPrerequisites,omitempty"`
+	AllowTakeOver                          bool `json:"allowTakeOver,omitempty"`
 }
 
 // NewWorkspace asks the service to create the target stage's workspace during the deployment.

@@ -76,13 +76,13 @@ func parse(in *agent.Env) (*inputs, error) {
 	if v.wait, err = in.BoolInput("waitForCompletion", true); err != nil {
 		return nil, err
 	}
-	minutes := 60
-	if s := in.Input("waitTimeoutMinutes"); s != "" {
-		if minutes, err = strconv.Atoi(s); err != nil || minutes < 1 || minutes > 1440 {
-			return nil, agent.InputErrorf("waitTimeoutMinutes", "expected a whole number of minutes from 1 to 1440, got %q", s)
+	minutes := 60.0
+	if s := strings.TrimSpace(in.Input("waitTimeoutMinutes")); s != "" {
+		if minutes, err = strconv.ParseFloat(s, 64); err != nil || !(minutes > 0 && minutes <= 1440) {
+			return nil, agent.InputErrorf("waitTimeoutMinutes", "expected a number of minutes greater than 0 and at most 1440 (decimals allowed, such as 0.5), got %q", s)
 		}
 	}
-	v.timeout = time.Duration(minutes) * time.Minute
+	v.timeout = time.Duration(minutes * float64(time.Minute))
 	if v.createWS, err = in.BoolInput("createNewWS", false); err != nil {
 		return nil, err
 	}
@@ -136,45 +136,84 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		}
 		end()
 	}
-	op, err := deploy.Start(ctx, c, p.ID, plan, t.Agent, nil)
-	if err != nil {
-		return err
-	}
-	t.Agent.SetOutput("operationId", op.ID)
-	t.Agent.SetOutput("status", op.Status)
 	target := taskrun.StageOf(p, in.direction.Target)
-	if !in.wait {
-		if target.WorkspaceID != "" {
-			t.Agent.SetOutput("targetWorkspaceId", target.WorkspaceID)
-		}
-		t.Agent.Info("Started deployment %s; not waiting for it (waitForCompletion is false)", op.ID)
-		return nil
+	if target.WorkspaceID != "" {
+		t.Agent.SetOutput("targetWorkspaceId", target.WorkspaceID)
 	}
-	final, werr := deploy.Wait(ctx, c, p.ID, op, deploy.WaitOptions{Timeout: in.timeout}, t.Agent)
-	if final != nil {
-		t.Agent.SetOutput("status", final.Status)
-		if steps := deploy.Summary(final); len(steps) > 0 {
-			end := t.Agent.Group("Deployment steps")
+	outcomes, runErr := deploy.Run(ctx, c, p.ID, plan, deploy.Options{
+		Wait:    in.wait,
+		Timeout: in.timeout,
+		Started: func(part *deploy.Part, op *powerbi.PipelineOperation) {
+			t.Agent.SetOutput("operationId", op.ID)
+			t.Agent.SetOutput("status", op.Status)
+		},
+	}, t.Agent)
+	if len(outcomes) == 0 {
+		return runErr
+	}
+	last := outcomes[len(outcomes)-1].Op
+	t.Agent.SetOutput("status", last.Status)
+	for _, o := range outcomes {
+		if steps := deploy.Summary(o.Op); len(steps) > 0 {
+			title := "Deployment steps"
+			if l := o.Part.Label(); l != "" {
+				title += ", " + l
+			}
+			end := t.Agent.Group(title)
 			for _, s := range steps {
 				t.Agent.Info("%s", s)
 			}
 			end()
 		}
 	}
-	// The target workspace: known already, or created by this deployment.
+	// The target workspace, when this deployment created it.
 	if target.WorkspaceID == "" {
 		if fresh, _, err := c.Pipelines.Get(ctx, p.ID, true); err == nil {
-			target = taskrun.StageOf(fresh, in.direction.Target)
+			if ws := taskrun.StageOf(fresh, in.direction.Target).WorkspaceID; ws != "" {
+				t.Agent.SetOutput("targetWorkspaceId", ws)
+			}
 		}
 	}
-	if target.WorkspaceID != "" {
-		t.Agent.SetOutput("targetWorkspaceId", target.WorkspaceID)
+	outcome := last.Status
+	if runErr != nil && last.Done() && last.Status != powerbi.StatusFailed {
+		outcome = "Failed" // a later part was refused or could not be followed
+	} else if runErr != nil && !last.Done() {
+		outcome = "Not known yet: " + last.Status
 	}
-	if werr != nil {
-		return werr
+	writeSummary(t, deploy.SummaryHeader{Pipeline: p.DisplayName, PipelineID: p.ID, Plan: plan, Outcome: outcome}, outcomes)
+	if runErr != nil {
+		return runErr
 	}
-	t.Agent.Info("Deployment %s succeeded: %s", final.ID, plan.Describe())
+	if !in.wait {
+		return nil
+	}
+	counts := ""
+	if cnt, ok := deploy.Counts(outcomes); ok {
+		counts = " (" + deploy.CountsLine(cnt) + ")"
+	}
+	t.Agent.Info("Deployment %s succeeded: %s%s", last.ID, plan.Describe(), counts)
 	return nil
+}
+
+// writeSummary attaches the markdown summary to the run's summary page. Failing to write it
+// is a warning: the deployment's outcome does not depend on it.
+func writeSummary(t *taskrun.Task, h deploy.SummaryHeader, outcomes []deploy.Outcome) {
+	dir := t.Agent.Variable("Agent.TempDirectory")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "powerbi-deployment-*.md")
+	if err == nil {
+		_, err = f.WriteString(deploy.Markdown(h, outcomes))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Agent.Warning("Could not write the deployment summary for the run's summary page: %v", err)
+		return
+	}
+	t.Agent.UploadSummary(f.Name())
 }
 
 // buildPlan checks the stages and builds the request; it changes nothing.
@@ -184,27 +223,28 @@ func buildPlan(ctx context.Context, t *taskrun.Task, c *powerbi.Client, p *power
 	if source.WorkspaceID == "" {
 		return nil, fmt.Errorf("the %s stage of pipeline %q has no workspace, so there is nothing to deploy from it", resolve.StageName(d.Source), p.DisplayName)
 	}
-	plan := &deploy.Plan{Direction: d, Selective: in.selective, Request: &powerbi.SelectiveDeployRequest{}}
+	plan := &deploy.Plan{Direction: d, Selective: in.selective}
+	// One read of the source stage: to match a selection, or to know whether deploying all
+	// of it needs more than one request.
+	arts, _, err := c.Pipelines.ListStageArtifacts(ctx, p.ID, d.Source)
+	if err != nil {
+		return nil, fmt.Errorf("listing the items of the %s stage: %w", resolve.StageName(d.Source), err)
+	}
 	if in.selective {
-		arts, _, err := c.Pipelines.ListStageArtifacts(ctx, p.ID, d.Source)
-		if err != nil {
-			return nil, fmt.Errorf("listing the items of the %s stage: %w", resolve.StageName(d.Source), err)
-		}
-		req, items, err := deploy.Match(in.selection, arts, resolve.StageName(d.Source))
-		if err != nil {
+		if plan.Items, err = deploy.Match(in.selection, arts, resolve.StageName(d.Source)); err != nil {
 			return nil, err
 		}
-		if n := deploy.Count(req); n > deploy.MaxItems {
-			return nil, fmt.Errorf("%d items selected; the service deploys at most %d per deployment: select fewer", n, deploy.MaxItems)
-		}
-		plan.Request, plan.Items = req, items
+	} else if n := deploy.CountArtifacts(arts); n > deploy.MaxItems {
+		plan.Batched, plan.Items = true, deploy.AllItems(arts)
+		t.Agent.Info("The %s stage holds %d items, more than the %d the service deploys at once: deploying all of them as selective deployments in parts (datasets, dataflows and datamarts before the reports and dashboards that use them)", resolve.StageName(d.Source), n, deploy.MaxItems)
 	}
-	r := &plan.Request.DeployAllRequest
+	r := &plan.Base
 	r.SourceStageOrder = d.Source
 	r.IsBackwardDeployment = d.Backward
 	r.Note = in.note
-	opts := in.options
-	r.Options = &opts
+	if o := in.options; o != (powerbi.DeploymentOptions{}) {
+		r.Options = &o
+	}
 	if in.updateApp {
 		r.UpdateAppSettings = &powerbi.UpdateAppSettings{UpdateAppInTargetWorkspace: true}
 	}
@@ -223,7 +263,7 @@ func buildPlan(ctx context.Context, t *taskrun.Task, c *powerbi.Client, p *power
 		r.NewWorkspace = nw
 		t.Agent.Info("The %s stage has no workspace: the deployment creates workspace %q", resolve.StageName(d.Target), in.newWsName)
 	case in.createWS:
-		t.Agent.Info("The %s stage already has workspace %s, so createNewWS is ignored", resolve.StageName(d.Target), taskrun.WorkspaceLabel(target))
+		t.Agent.Info("The %s stage already has workspace %s, so no new workspace is requested (createNewWS is ignored)", resolve.StageName(d.Target), taskrun.WorkspaceLabel(target))
 	}
 	if in.capacity != "" && r.NewWorkspace == nil {
 		t.Agent.Warning("capacity %q is ignored: it is used only when the deployment creates the target workspace (createNewWS)", in.capacity)

@@ -43,6 +43,10 @@ func TestParse(t *testing.T) {
 	assert.Equal(t, resolve.Direction{Source: 1, Target: 2}, in.direction)
 	assert.False(t, in.selective)
 	assert.Equal(t, 60*time.Minute, in.timeout)
+
+	in, err = parse(env(map[string]string{"pipeline": "Sales", "stageOrder": "Production", "waitTimeoutMinutes": " 0.5 "}))
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, in.timeout)
 	assert.Equal(t, powerbi.DeploymentOptions{AllowCreateArtifact: true, AllowOverwriteArtifact: true}, in.options)
 }
 
@@ -66,6 +70,9 @@ func TestParseRejects(t *testing.T) {
 		{base(map[string]string{"deployType": "Selective"}), "at least one item"},
 		{base(map[string]string{"waitTimeoutMinutes": "0"}), `input "waitTimeoutMinutes"`},
 		{base(map[string]string{"waitTimeoutMinutes": "1441"}), `input "waitTimeoutMinutes"`},
+		{base(map[string]string{"waitTimeoutMinutes": "NaN"}), `input "waitTimeoutMinutes"`},
+		{base(map[string]string{"waitTimeoutMinutes": "-1"}), `input "waitTimeoutMinutes"`},
+		{base(map[string]string{"waitTimeoutMinutes": "1e9"}), `input "waitTimeoutMinutes"`},
 		{base(map[string]string{"createNewWS": "true"}), `input "newWsName"`},
 		{base(map[string]string{"waitForCompletion": "maybe"}), `input "waitForCompletion"`},
 		{base(map[string]string{"allowTakeOver": "1"}), `input "allowTakeOver"`},
