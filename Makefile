@@ -9,7 +9,7 @@ NODE_DEPS := node_modules/.package-lock.json
 # CONTRACT.md §4: the .vsix stays under 50 MiB.
 VSIX_LIMIT := 52428800
 
-.PHONY: build build-local vsix test demo emulator measure clean
+.PHONY: build build-local vsix test demo emulator measure bench clean
 
 # The staged extension under dist/extension, exactly what the .vsix holds: five platforms
 # per task, packed into one Brotli bundle per task (several minutes: Brotli at quality 11).
@@ -54,6 +54,12 @@ emulator:
 # Sizes of the .vsix and the binaries, and the median wall time of a task run.
 measure: vsix
 	$(GO) run ./scripts/measure
+
+# Deployment figures: detection latency and reads against a fixed 5-second loop (fake clock),
+# API calls of a selective deploy by names, peak memory of a 1,000-item deploy in four parts.
+bench: build-local
+	PBI_FIGURES=1 $(GO) test -count=1 -run '^TestDetectionFigures$$' -v ./internal/deploy | grep -v '^[=-]'
+	$(GO) test -count=1 -run '^$$' -bench 'SelectiveDeployCalls|BatchedDeployMemory' -benchtime 5x ./internal/e2e
 
 clean:
 	rm -rf dist

@@ -243,3 +243,46 @@ func BenchmarkBatchedDeployMemory(b *testing.B) {
 	}
 	b.ReportMetric(float64(peak)/(1<<20), "peak-RSS-MiB")
 }
+
+// BenchmarkSelectiveDeployCalls runs the deploy task selecting items by names and wildcards,
+// waiting for a 3-second deployment, and reports the requests it made, by kind.
+//
+//	go test -run '^$' -bench SelectiveDeployCalls -benchtime 5x ./internal/e2e   (make bench)
+func BenchmarkSelectiveDeployCalls(b *testing.B) {
+	seed := emulator.DemoSeed()
+	h, err := harness.Start(harness.Options{Dist: dist(b), Seed: seed, DeployDuration: 3 * time.Second, TempDir: b.TempDir()})
+	require.NoError(b, err)
+	defer h.Close()
+	ctx := context.Background()
+	res, err := h.Run(ctx, harness.Step{Folder: "create-pipeline", Inputs: map[string]string{"displayName": "Calls"}})
+	require.NoError(b, err)
+	id := res.Run.Outputs["pipelineId"]
+	_, err = h.Run(ctx, harness.Step{Folder: "assign-workspace", Inputs: map[string]string{"pipeline": id, "stageOrder": "0", "workspace": devWorkspace(seed).Name}})
+	require.NoError(b, err)
+	var signIn, gets, posts, reads, runs int
+	for b.Loop() {
+		before := len(h.Emulator.Requests())
+		res, err := h.Run(ctx, harness.Step{Folder: "deploy", Inputs: map[string]string{"pipeline": "Calls", "stageOrder": "Test",
+			"deployType": "Selective", "datasets": "Sales;Inv*", "reports": "Sales overview;Stock levels", "createNewWS": "true", "newWsName": "Calls [Test]"}})
+		require.NoError(b, err)
+		require.Equal(b, "Succeeded", res.Run.Result, strings.Join(res.Run.Log, "\n"))
+		for _, r := range h.Emulator.Requests()[before:] {
+			switch {
+			case !strings.Contains(r.Path, "/v1.0/myorg/"):
+				signIn++
+			case r.Method == "GET" && strings.Contains(r.Path, "/operations/"):
+				reads++
+			case r.Method == "GET":
+				gets++
+			default:
+				posts++
+			}
+		}
+		runs++
+	}
+	n := float64(runs)
+	b.ReportMetric(float64(signIn)/n, "sign-in-calls/op")
+	b.ReportMetric(float64(gets)/n, "API-GETs/op")
+	b.ReportMetric(float64(reads)/n, "status-reads/op")
+	b.ReportMetric(float64(posts)/n, "deploy-POSTs/op")
+}
