@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -72,6 +73,11 @@ func run(ctx context.Context, dist string, duration time.Duration, out io.Writer
 		}
 		for k, v := range res.Run.Outputs {
 			outputs[k] = v
+		}
+		for _, path := range res.Run.Summaries {
+			if b, err := os.ReadFile(path); err == nil {
+				fmt.Fprintf(out, "Attached to the run's summary page (task.uploadsummary %s):\n\n%s\n", filepath.Base(path), b)
+			}
 		}
 		results = append(results, line{res.Task.Name, res.Run.Result, res.Duration, res.Run.Outputs})
 		if res.Run.Result == "Failed" {
