@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,7 +28,14 @@ type Settings struct {
 	ProxyBypass    []*regexp.Regexp
 	CAFile         string
 	SkipCertVerify bool
+	// ResponseTimeout bounds the wait for one response's headers (one try); 0 means 2 minutes.
+	// Set by the pipeline variable PowerBI.RequestTimeoutSeconds.
+	ResponseTimeout time.Duration
 }
+
+// RequestTimeoutVariable is the pipeline variable (as the agent passes it) that sets
+// ResponseTimeout, in seconds.
+const RequestTimeoutVariable = "POWERBI_REQUESTTIMEOUTSECONDS"
 
 // FromEnv reads the agent's variables. A malformed value is an error naming the variable.
 func FromEnv(getenv func(string) string) (*Settings, error) {
@@ -37,6 +45,13 @@ func FromEnv(getenv func(string) string) (*Settings, error) {
 		ProxyPassword:  getenv("SECRET_AGENT_PROXYPASSWORD"),
 		CAFile:         strings.TrimSpace(getenv("AGENT_CAINFO")),
 		SkipCertVerify: strings.EqualFold(strings.TrimSpace(getenv("AGENT_SKIPCERTVALIDATION")), "true"),
+	}
+	if v := strings.TrimSpace(getenv(RequestTimeoutVariable)); v != "" {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(secs >= 0.1 && secs <= 3600) {
+			return nil, fmt.Errorf("variable PowerBI.RequestTimeoutSeconds: expected a number of seconds from 0.1 to 3600, got %q", v)
+		}
+		s.ResponseTimeout = time.Duration(secs * float64(time.Second))
 	}
 	if bypass := strings.TrimSpace(getenv("AGENT_PROXYBYPASSLIST")); bypass != "" {
 		var patterns []string
@@ -63,7 +78,10 @@ func (s *Settings) Transport(readFile func(string) ([]byte, error)) (*http.Trans
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = nil // never the process environment's proxy: the agent's settings are the truth
 	t.TLSHandshakeTimeout = 30 * time.Second
-	t.ResponseHeaderTimeout = 2 * time.Minute
+	t.ResponseHeaderTimeout = s.ResponseTimeout
+	if t.ResponseHeaderTimeout <= 0 {
+		t.ResponseHeaderTimeout = 2 * time.Minute
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		pem, err := readFile(s.CAFile)

@@ -62,6 +62,9 @@ func TestFromEnv(t *testing.T) {
 		{name: "skip only when true", env: map[string]string{"AGENT_SKIPCERTVALIDATION": "yes"}},
 		{name: "skip in any case", env: map[string]string{"AGENT_SKIPCERTVALIDATION": " TRUE "}, want: Settings{SkipCertVerify: true}},
 		{name: "empty bypass list", env: map[string]string{"AGENT_PROXYBYPASSLIST": "[]"}},
+		{name: "request timeout", env: map[string]string{RequestTimeoutVariable: " 2.5 "}, want: Settings{ResponseTimeout: 2500 * time.Millisecond}},
+		{name: "request timeout not a number", env: map[string]string{RequestTimeoutVariable: "2m"}, wantErr: []string{"PowerBI.RequestTimeoutSeconds", "number of seconds"}},
+		{name: "request timeout too short", env: map[string]string{RequestTimeoutVariable: "0"}, wantErr: []string{"PowerBI.RequestTimeoutSeconds"}},
 		{name: "blank bypass list", env: map[string]string{"AGENT_PROXYBYPASSLIST": "  "}},
 		{
 			name:    "bypass list not JSON",

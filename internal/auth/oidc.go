@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 )
 
 // oidcSource fetches the Azure DevOps ID token that workload identity federation exchanges for
@@ -76,45 +76,51 @@ func newOIDCSource(cfg Config) (*oidcSource, error) {
 	q.Set("api-version", "7.1")
 	q.Set("serviceConnectionId", cfg.EndpointID)
 	u.RawQuery = q.Encode()
-	return &oidcSource{url: u.String(), jobToken: jobToken, http: cfg.HTTPClient, mask: cfg.Mask}, nil
+	// The job's access token goes to the OIDC request URI's origin only: net/http would forward
+	// the Authorization header across a redirect to the same host name on any port or scheme
+	// (plain http too) and to its subdomains.
+	hc := *cfg.HTTPClient
+	hc.CheckRedirect = sameOriginRedirect
+	return &oidcSource{url: u.String(), jobToken: jobToken, http: &hc, mask: cfg.Mask}, nil
 }
 
-// Token asks Azure DevOps for a new ID token for the service connection; a failure that may
-// pass (5xx, connection lost) is tried three times.
-func (o *oidcSource) Token(ctx context.Context) (string, error) {
-	var err error
-	for attempt := 1; attempt <= 3; attempt++ {
-		var tok string
-		var retry bool
-		tok, retry, err = o.fetch(ctx)
-		if err == nil {
-			return tok, nil
-		}
-		if !retry || ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(time.Duration(attempt) * time.Second)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return "", ctx.Err()
-		case <-t.C:
-		}
+// sameOriginRedirect follows a redirect only to the first request's scheme, host and port.
+func sameOriginRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
 	}
-	return "", err
+	if from, to := origin(via[0].URL), origin(req.URL); from != to {
+		return fmt.Errorf("refused to follow a redirect from %s to %s with the job's access token", from, to)
+	}
+	return nil
 }
 
-func (o *oidcSource) fetch(ctx context.Context) (token string, retry bool, err error) {
+// origin is scheme://host:port in lower case, with the scheme's default port filled in.
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[scheme]
+	}
+	return scheme + "://" + strings.ToLower(net.JoinHostPort(u.Hostname(), port))
+}
+
+// Token asks Azure DevOps for a new ID token for the service connection. The HTTP client's
+// transport repeats a request answered 429 or 5xx, or cut off (see taskrun).
+func (o *oidcSource) Token(ctx context.Context) (string, error) {
+	return o.fetch(ctx)
+}
+
+func (o *oidcSource) fetch(ctx context.Context) (token string, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader([]byte("{}")))
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+o.jobToken)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := o.http.Do(req)
 	if err != nil {
-		return "", true, fmt.Errorf("workload identity federation: asking Azure DevOps for an ID token: %w", stripURL(err))
+		return "", fmt.Errorf("workload identity federation: asking Azure DevOps for an ID token: %w", stripURL(err))
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -127,19 +133,19 @@ func (o *oidcSource) fetch(ctx context.Context) (token string, retry bool, err e
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}
-		return "", resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests, fmt.Errorf("workload identity federation: Azure DevOps refused an ID token for service connection %s: %d %s", o.connectionID(), resp.StatusCode, msg)
+		return "", fmt.Errorf("workload identity federation: Azure DevOps refused an ID token for service connection %s: %d %s", o.connectionID(), resp.StatusCode, msg)
 	}
 	var out struct {
 		OIDCToken string `json:"oidcToken"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil || out.OIDCToken == "" {
-		return "", false, errors.New("workload identity federation: Azure DevOps answered without an ID token")
+		return "", errors.New("workload identity federation: Azure DevOps answered without an ID token")
 	}
 	o.mask(out.OIDCToken)
 	o.mu.Lock()
 	o.last = decodeClaims(out.OIDCToken)
 	o.mu.Unlock()
-	return out.OIDCToken, false, nil
+	return out.OIDCToken, nil
 }
 
 func (o *oidcSource) connectionID() string {

@@ -191,13 +191,13 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 			// Someone started a deployment between our look and our request: wait for it.
 			log.Info("Power BI answers that another deployment is running on the pipeline (%v)", err)
 			continue
-		case !unknownOutcome(err) && uncertain:
+		case !powerbi.UnknownOutcome(err) && uncertain:
 			// A definite refusal after an uncertain try: the earlier one may be what it refuses.
 			if op := adopt(ctx, c, pipelineID, d, known, log); op != nil {
 				return op, nil
 			}
 			return nil, err
-		case !unknownOutcome(err):
+		case !powerbi.UnknownOutcome(err):
 			return nil, err
 		}
 		uncertain = true
@@ -282,15 +282,6 @@ func send(ctx context.Context, c *powerbi.Client, pipelineID string, part *Part)
 func isBusy(err error) bool {
 	var er *powerbi.ErrorResponse
 	return errors.As(err, &er) && er.StatusCode == 400 && strings.EqualFold(er.Code, "WorkspaceMigrationOperationInProgress")
-}
-
-// unknownOutcome reports whether a failed POST may nevertheless have reached the service.
-func unknownOutcome(err error) bool {
-	var er *powerbi.ErrorResponse
-	if errors.As(err, &er) {
-		return er.StatusCode >= 500 || er.StatusCode == 408
-	}
-	return !errors.Is(err, context.Canceled)
 }
 
 // Sleep waits d or until ctx ends.

@@ -23,3 +23,14 @@ func (id *Identity) remember(token string) {
 	}
 	id.issued = append(id.issued, token)
 }
+
+// DeploymentCount is how many deployments the service has accepted, over all pipelines.
+func (s *Server) DeploymentCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, pl := range s.st.pipelines {
+		n += len(pl.ops)
+	}
+	return n
+}

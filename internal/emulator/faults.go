@@ -1,8 +1,10 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -25,7 +27,8 @@ type Fault struct {
 	Body string `json:"body,omitempty"`
 	// Drop closes the connection without answering.
 	Drop bool `json:"drop,omitempty"`
-	// Delay holds the request this long (or until the client gives up) before going on.
+	// Delay holds the request this long before going on; a client giving up meanwhile cancels
+	// it (it is never handled). With After, the request is handled first and the answer held.
 	Delay time.Duration `json:"delay,omitempty"`
 	// Times is how many matching requests the fault hits; 0 means until cleared.
 	Times int `json:"times,omitempty"`
@@ -105,6 +108,12 @@ func (s *Server) applyFault(w *recorder, r *http.Request) (goOn bool, after *Fau
 
 // fail answers r as fault f says; it reports whether the request goes on (a pure delay).
 func (s *Server) fail(w *recorder, r *http.Request, f *Fault) bool {
+	if f.Delay > 0 && !f.After && r.Body != nil {
+		// Read the body first: only then does the server watch the connection, so that a
+		// client giving up cancels the request (and the delayed request is never handled).
+		body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	if f.Delay > 0 {
 		if err := s.sleep(r, f.Delay); err != nil {
 			return false // the client went away; there is no one to answer

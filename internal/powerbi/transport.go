@@ -265,7 +265,8 @@ func isPermanentError(err error) bool {
 		hostname   x509.HostnameError
 		record     tls.RecordHeaderError
 	)
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+	// A deadline here is one try's (ResponseHeaderTimeout): the caller checks its own context first.
+	return errors.Is(err, context.Canceled) ||
 		errors.Is(err, errInsecureToken) ||
 		errors.As(err, &certVerify) || errors.As(err, &unknownCA) || errors.As(err, &invalid) ||
 		errors.As(err, &hostname) || errors.As(err, &record)

@@ -139,7 +139,9 @@ func (t *Task) Client(ctx context.Context) (*powerbi.Client, error) {
 		Getenv:     t.getenv,
 		Warn:       t.Agent.Warning,
 		Cloud:      cloud,
-		HTTPClient: &http.Client{Transport: base, Timeout: 2 * time.Minute},
+		// Sign-in requests change nothing, so the transport repeats them on 429, 5xx and lost
+		// connections like any GET.
+		HTTPClient: &http.Client{Transport: powerbi.NewRetryTransport(base, powerbi.TransportOptions{Logf: t.Agent.Info}), Timeout: 5 * time.Minute},
 		Mask:       t.Agent.SetSecret,
 	})
 	if err != nil {

@@ -48,7 +48,21 @@ func run(ctx context.Context, t *taskrun.Task) error {
 			return nil
 		}
 	}
-	if _, err := c.Pipelines.AddUser(ctx, p.ID, &powerbi.PipelineUser{Identifier: who.Identifier, PrincipalType: who.Type, AccessRight: "Admin"}); err != nil {
+	err = t.Once(ctx, "Adding the pipeline user",
+		func() error {
+			_, err := c.Pipelines.AddUser(ctx, p.ID, &powerbi.PipelineUser{Identifier: who.Identifier, PrincipalType: who.Type, AccessRight: "Admin"})
+			return err
+		},
+		func() (bool, error) {
+			users, _, err := c.Pipelines.ListUsers(ctx, p.ID)
+			for _, u := range users {
+				if strings.EqualFold(u.Identifier, who.Identifier) && strings.EqualFold(u.AccessRight, "Admin") {
+					return true, nil
+				}
+			}
+			return false, err
+		})
+	if err != nil {
 		return err
 	}
 	t.Agent.Info("Made %s %s an Admin of pipeline %q", who.Type, who.Identifier, p.DisplayName)

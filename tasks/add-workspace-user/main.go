@@ -58,6 +58,16 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		return err
 	}
 	want := &powerbi.GroupUser{Identifier: who.Identifier, PrincipalType: who.Type, GroupUserAccessRight: permission}
+	// has looks whether the principal holds the role now (after an answer was lost).
+	has := func() (bool, error) {
+		now, _, err := c.Groups.ListUsers(ctx, ws.ID)
+		for _, u := range now {
+			if (strings.EqualFold(u.Identifier, who.Identifier) || strings.EqualFold(u.EmailAddress, who.Identifier)) && strings.EqualFold(u.GroupUserAccessRight, permission) {
+				return true, nil
+			}
+		}
+		return false, err
+	}
 	for _, u := range users {
 		if !strings.EqualFold(u.Identifier, who.Identifier) && !strings.EqualFold(u.EmailAddress, who.Identifier) {
 			continue
@@ -66,13 +76,13 @@ func run(ctx context.Context, t *taskrun.Task) error {
 			t.Nothing("%s %s already is %s of workspace %q", who.Type, who.Identifier, permission, ws.Name)
 			return nil
 		}
-		if _, err := c.Groups.UpdateUser(ctx, ws.ID, want); err != nil {
+		if err := t.Once(ctx, "Changing the workspace role", func() error { _, err := c.Groups.UpdateUser(ctx, ws.ID, want); return err }, has); err != nil {
 			return err
 		}
 		t.Agent.Info("Changed the role of %s %s in workspace %q from %s to %s", who.Type, who.Identifier, ws.Name, u.GroupUserAccessRight, permission)
 		return nil
 	}
-	if _, err := c.Groups.AddUser(ctx, ws.ID, want); err != nil {
+	if err := t.Once(ctx, "Adding the workspace user", func() error { _, err := c.Groups.AddUser(ctx, ws.ID, want); return err }, has); err != nil {
 		return err
 	}
 	t.Agent.Info("Gave %s %s the %s role in workspace %q", who.Type, who.Identifier, permission, ws.Name)

@@ -118,7 +118,16 @@ func run(ctx context.Context, t *taskrun.Task) error {
 			return fmt.Errorf("workspace %q (id %s) already is the %s stage of pipeline %q; a workspace belongs to one stage", ws.Name, ws.ID, resolve.StageName(s.Order), p.DisplayName)
 		}
 	}
-	if _, err := c.Pipelines.AssignWorkspace(ctx, p.ID, in.order, ws.ID); err != nil {
+	err = t.Once(ctx, "Assigning the workspace",
+		func() error { _, err := c.Pipelines.AssignWorkspace(ctx, p.ID, in.order, ws.ID); return err },
+		func() (bool, error) {
+			now, _, err := c.Pipelines.Get(ctx, p.ID, true)
+			if err != nil {
+				return false, err
+			}
+			return strings.EqualFold(taskrun.StageOf(now, in.order).WorkspaceID, ws.ID), nil
+		})
+	if err != nil {
 		return err
 	}
 	t.Agent.Info("Assigned workspace %q (id %s) to the %s stage of pipeline %q", ws.Name, ws.ID, stageName, p.DisplayName)
@@ -127,7 +136,16 @@ func run(ctx context.Context, t *taskrun.Task) error {
 
 // createWorkspace creates the workspace.
 func createWorkspace(ctx context.Context, t *taskrun.Task, c *powerbi.Client, name string) (*powerbi.Group, error) {
-	ws, _, err := c.Groups.Create(ctx, name)
+	var ws *powerbi.Group
+	err := t.Once(ctx, "Creating the workspace",
+		func() (err error) { ws, _, err = c.Groups.Create(ctx, name); return err },
+		func() (bool, error) {
+			found, err := resolve.FindWorkspace(ctx, c, name)
+			if found != nil {
+				ws = found
+			}
+			return found != nil, err
+		})
 	if err != nil {
 		return nil, fmt.Errorf("creating workspace %q: %w", name, err)
 	}

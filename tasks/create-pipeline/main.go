@@ -72,15 +72,20 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		t.Agent.SetOutput("pipelineId", existing.ID)
 		return nil
 	}
-	p, _, err := c.Pipelines.Create(ctx, &powerbi.CreatePipelineRequest{DisplayName: in.displayName, Description: in.description})
-	if err != nil && !taskrun.IsClientError(err) && ctx.Err() == nil {
-		// The answer was lost (5xx, connection dropped): the pipeline may exist now. Look
-		// before anyone runs the task again and creates a second one.
-		if found, ferr := resolve.FindPipelineByName(ctx, c, in.displayName); ferr == nil && found != nil {
-			t.Agent.Warning("Creating the pipeline failed without a clear answer (%v), but Power BI did create it", err)
-			p, err = found, nil
-		}
-	}
+	var p *powerbi.Pipeline
+	err = t.Once(ctx, "Creating the pipeline",
+		func() (err error) {
+			p, _, err = c.Pipelines.Create(ctx, &powerbi.CreatePipelineRequest{DisplayName: in.displayName, Description: in.description})
+			return err
+		},
+		func() (bool, error) {
+			// The answer was lost: the pipeline may exist now.
+			found, err := resolve.FindPipelineByName(ctx, c, in.displayName)
+			if found != nil {
+				p = found
+			}
+			return found != nil, err
+		})
 	if err != nil {
 		return fmt.Errorf("creating pipeline %q: %w", in.displayName, err)
 	}

@@ -45,7 +45,16 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		t.Nothing("the %s stage of pipeline %q has no workspace", resolve.StageName(order), p.DisplayName)
 		return nil
 	}
-	if _, err := c.Pipelines.UnassignWorkspace(ctx, p.ID, order); err != nil {
+	err = t.Once(ctx, "Unassigning the workspace",
+		func() error { _, err := c.Pipelines.UnassignWorkspace(ctx, p.ID, order); return err },
+		func() (bool, error) {
+			now, _, err := c.Pipelines.Get(ctx, p.ID, true)
+			if err != nil {
+				return false, err
+			}
+			return taskrun.StageOf(now, order).WorkspaceID == "", nil
+		})
+	if err != nil {
 		return err
 	}
 	t.Agent.Info("Unassigned workspace %s from the %s stage of pipeline %q", taskrun.WorkspaceLabel(stage), resolve.StageName(order), p.DisplayName)

@@ -1,0 +1,35 @@
+package powerbi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// NewRetryTransport returns the retry policy of NewTransport alone, for requests that are all
+// safe to repeat whatever their method: sign-in (a token request changes nothing, so a POST
+// answered 5xx or cut off is simply sent again). It adds no token.
+func NewRetryTransport(base http.RoundTripper, opts TransportOptions) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return repeatable{&retryTransport{next: base, opts: opts.withDefaults()}}
+}
+
+// repeatable marks every request idempotent for the retry transport.
+type repeatable struct{ next http.RoundTripper }
+
+func (t repeatable) RoundTrip(r *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(r.WithContext(WithIdempotent(r.Context())))
+}
+
+// UnknownOutcome reports whether a failed change may nevertheless have reached the service and
+// been carried out: a 5xx or 408 answer, or a transport error (connection lost after sending, a
+// try that timed out) other than the caller's own cancellation.
+func UnknownOutcome(err error) bool {
+	var er *ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode >= 500 || er.StatusCode == 408
+	}
+	return err != nil && !errors.Is(err, context.Canceled)
+}
