@@ -310,9 +310,7 @@ func TestPipelinesDeployAll(t *testing.T) {
 			"note": "Release 1",
 			"newWorkspace": {"name": "Sales [Test]", "capacityId": "cap1"},
 			"updateAppSettings": {"updateAppInTargetWorkspace": false},
-			"options": {"allowCreateArtifact": true, "allowOverwriteArtifact": true,
-				"allowOverwriteTargetArtifactLabel": false, "allowPurgeData": false,
-				"allowSkipTilesWithMissingPrerequisites": false, "allowTakeOver": false}}`)
+			"options": {"allowCreateArtifact": true, "allowOverwriteArtifact": true}}`)
 		reply(w, http.StatusAccepted, `{"id":"op1","type":"Deploy","status":"NotStarted","lastUpdatedTime":"2020-12-13T09:26:43.153"}`)
 	})
 	got, resp, err := c.Pipelines.DeployAll(context.Background(), "p1", &DeployAllRequest{
@@ -339,9 +337,7 @@ func TestPipelinesSelectiveDeploy(t *testing.T) {
 			"isBackwardDeployment": true,
 			"newWorkspace": {"name": "Sales [Test]"},
 			"datasets": [{"sourceId": "d1"}],
-			"reports": [{"sourceId": "r1", "options": {"allowCreateArtifact": false, "allowOverwriteArtifact": true,
-				"allowOverwriteTargetArtifactLabel": false, "allowPurgeData": false,
-				"allowSkipTilesWithMissingPrerequisites": false, "allowTakeOver": true}}],
+			"reports": [{"sourceId": "r1", "options": {"allowOverwriteArtifact": true, "allowTakeOver": true}}],
 			"dataflows": [{"sourceId": "f1"}],
 			"datamarts": [{"sourceId": "m1"}],
 			"dashboards": [{"sourceId": "b1"}]}`)
@@ -428,10 +424,9 @@ func TestOperationDone(t *testing.T) {
 	}
 }
 
-func TestDeploymentOptionsAlwaysSent(t *testing.T) {
+func TestDeploymentOptionsLeaveUnsetFlagsOut(t *testing.T) {
 	t.Parallel()
-	assert.JSONEq(t, `{"allowCreateArtifact":false,"allowOverwriteArtifact":false,
-		"allowOverwriteTargetArtifactLabel":false,"allowPurgeData":false,
-		"allowSkipTilesWithMissingPrerequisites":false,"allowTakeOver":false}`, mustJSON(t, DeploymentOptions{}))
+	assert.JSONEq(t, `{}`, mustJSON(t, DeploymentOptions{}), "a missing flag is false to the service")
+	assert.JSONEq(t, `{"allowPurgeData":true}`, mustJSON(t, DeploymentOptions{AllowPurgeData: true}))
 	assert.JSONEq(t, `{"sourceStageOrder":0}`, mustJSON(t, DeployAllRequest{}), "stage 0 is a real value")
 }

@@ -32,7 +32,7 @@ func (e *NotFoundError) Error() string {
 	if IsID(e.Value) {
 		by = "with id"
 	}
-	msg := fmt.Sprintf("no %s %s %q is visible to the signed-in principal", e.Kind, by, e.Value)
+	msg := fmt.Sprintf("no %s %s %q is visible to the signed-in principal", e.Kind, by, Shorten(e.Value))
 	switch n := len(e.Found); {
 	case !e.Listed:
 	case n == 0:
@@ -55,7 +55,7 @@ type AmbiguousError struct {
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("%d %ss are named %q (ids %s); use the id of the one you mean", len(e.IDs), e.Kind, e.Value, strings.Join(e.IDs, ", "))
+	return fmt.Sprintf("%d %ss are named %q (ids %s); use the id of the one you mean", len(e.IDs), e.Kind, Shorten(e.Value), strings.Join(e.IDs, ", "))
 }
 
 // uniqueSorted sorts names and drops repeats (two pipelines may share a name).
@@ -248,9 +248,12 @@ type Direction struct {
 func DeployTarget(v string) (Direction, error) {
 	s := strings.TrimSpace(v)
 	backward := false
-	if i := strings.Index(strings.ToLower(s), "(backward)"); i >= 0 {
+	// "(Backward)" must end the value. It is compared on the value's own bytes: an index into
+	// strings.ToLower(s) is not one into s (lower-casing can change the length).
+	const marker = "(backward)"
+	if n := len(s) - len(marker); n >= 0 && strings.EqualFold(s[n:], marker) {
 		backward = true
-		s = strings.TrimSpace(s[:i])
+		s = strings.TrimSpace(s[:n])
 	}
 	target, err := Stage(s)
 	if err != nil {
@@ -290,4 +293,14 @@ func FindPipelineByName(ctx context.Context, c *powerbi.Client, name string) (*p
 	default:
 		return nil, &AmbiguousError{Kind: "pipeline", Value: name, IDs: ids}
 	}
+}
+
+// Shorten keeps an echoed value readable in a message: up to 100 characters, then how many
+// there were in all (so the cut is never silent).
+func Shorten(s string) string {
+	r := []rune(s)
+	if len(r) <= 100 {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d characters in all)", string(r[:100]), len(r))
 }

@@ -76,8 +76,10 @@ type Connection struct {
 // connection type says AzureRM or only that one is set.
 func (t *Task) ConnectionInput() (Connection, error) {
 	pbi, arm := t.Agent.Input("pbiConnection"), t.Agent.Input("azureSubscription")
-	kind := t.Agent.Input("connectionType")
+	kind := strings.TrimSpace(t.Agent.Input("connectionType"))
 	switch {
+	case kind != "" && !strings.EqualFold(kind, "PowerBI") && !strings.EqualFold(kind, "AzureRM"):
+		return Connection{}, agent.InputErrorf("connectionType", "expected PowerBI or AzureRM, got %q", kind)
 	case strings.EqualFold(kind, "AzureRM") && arm != "":
 		return Connection{"azureSubscription", arm}, nil
 	case strings.EqualFold(kind, "AzureRM"):
@@ -217,10 +219,14 @@ func PrincipalInputs(in *agent.Env) (Principal, error) {
 		return Principal{}, agent.InputErrorf("principalType", "expected User, Group or App, got %q", v)
 	}
 	if typ == "User" && !strings.Contains(id, "@") {
-		return Principal{}, agent.InputErrorf("identifier", "principalType is User, so a user principal name such as someone@contoso.com is expected, got %q", id)
+		return Principal{}, agent.InputErrorf("identifier", "principalType is User, so a user principal name such as someone@contoso.com is expected, got %q", resolve.Shorten(id))
+	}
+	// Entra ID: at most 64 characters before the @ and 48 after it.
+	if at := strings.LastIndex(id, "@"); typ == "User" && (at > 64 || len(id)-at-1 > 48 || at == 0 || at == len(id)-1) {
+		return Principal{}, agent.InputErrorf("identifier", "%q is not a user principal name: Entra ID allows at most 64 characters before the @ and 48 after it", resolve.Shorten(id))
 	}
 	if typ != "User" && !resolve.IsID(id) {
-		return Principal{}, agent.InputErrorf("identifier", "principalType is %s, so the object id (a GUID) of the %s is expected, got %q", typ, strings.ToLower(typ), id)
+		return Principal{}, agent.InputErrorf("identifier", "principalType is %s, so the object id (a GUID) of the %s is expected, got %q", typ, strings.ToLower(typ), resolve.Shorten(id))
 	}
 	return Principal{Identifier: id, Type: typ}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"unicode/utf8"
 	"syscall"
 
 	"github.com/pbi-pipelines/azdo-extension/internal/agent"
@@ -51,6 +52,9 @@ func parse(in *agent.Env) (*inputs, error) {
 	v.capacity = in.Input("capacity")
 	if v.create && v.capacity == "" {
 		return nil, agent.InputErrorf("capacity", "createWorkspace is true, so the capacity (name or id) of the new workspace is required: deployment pipelines need workspaces on Premium or Fabric capacity")
+	}
+	if n := utf8.RuneCountInString(v.workspace); v.create && n > 256 {
+		return nil, agent.InputErrorf("workspace", "a workspace name has at most 256 characters, got %d", n)
 	}
 	if v.create && resolve.IsID(v.workspace) {
 		return nil, agent.InputErrorf("workspace", "createWorkspace is true, so a workspace name is expected, not an id (%s)", v.workspace)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pbi-pipelines/azdo-extension/internal/agent"
 	"github.com/pbi-pipelines/azdo-extension/internal/deploy"
@@ -25,6 +26,9 @@ func main() {
 	defer stop()
 	os.Exit(taskrun.Run(ctx, "PowerBIPipelineDeploy", os.Getenv, os.Stdout, run))
 }
+
+// maxNote is the longest deployment note Power BI keeps whole.
+const maxNote = 1024
 
 type inputs struct {
 	pipeline    string
@@ -73,6 +77,9 @@ func parse(in *agent.Env) (*inputs, error) {
 		in.Warning("deployType is All, so the items listed in datasets, reports, dashboards, dataflows and datamarts are ignored; set deployType to Selective to deploy only them")
 	}
 	v.note = in.Input("note")
+	if n := utf8.RuneCountInString(v.note); n > maxNote {
+		in.Warning("note has %d characters; Power BI keeps the first %d of a deployment note", n, maxNote)
+	}
 	if v.wait, err = in.BoolInput("waitForCompletion", true); err != nil {
 		return nil, err
 	}
@@ -87,8 +94,11 @@ func parse(in *agent.Env) (*inputs, error) {
 		return nil, err
 	}
 	v.newWsName, v.capacity = in.Input("newWsName"), in.Input("capacity")
-	if v.createWS && v.newWsName == "" {
+	if v.createWS && strings.TrimSpace(v.newWsName) == "" {
 		return nil, agent.InputErrorf("newWsName", "createNewWS is true, so the name of the workspace to create is required")
+	}
+	if n := utf8.RuneCountInString(v.newWsName); n > 256 {
+		return nil, agent.InputErrorf("newWsName", "a workspace name has at most 256 characters, got %d", n)
 	}
 	flags := []struct {
 		name string
