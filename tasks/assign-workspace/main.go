@@ -9,8 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"unicode/utf8"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/pbi-pipelines/azdo-extension/internal/agent"
 	"github.com/pbi-pipelines/azdo-extension/internal/powerbi"
