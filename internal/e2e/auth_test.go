@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,4 +215,82 @@ func TestLongWaitRefreshesTheFederatedToken(t *testing.T) {
 	during := h.Emulator.Identity().OIDCTokensIssued() - before
 	assert.GreaterOrEqual(t, during, 3, "the task fetched a fresh ID token as the old ones expired")
 	t.Logf("ID tokens fetched during one deploy task: %d", during)
+}
+
+// TestNoSchemeLeaksUnderFaults runs every sign-in case with System.Debug on while sign-in and
+// the API fail in each way the fault matrix uses, and searches the raw output for every
+// secret, key line and token as TestEverySchemeSignsInAndLeaksNothing does.
+func TestNoSchemeLeaksUnderFaults(t *testing.T) {
+	t.Parallel()
+	cert, other := newKeyPair(t, "cert-app"), newKeyPair(t, otherKeyMarker)
+	signIn := `(/oauth2/v2\.0/token|/oidctoken|/msi/token)$`
+	api := `^/v1\.0/myorg/pipelines$`
+	faults := map[string]emulator.Fault{
+		"sign-in 500":     {Path: signIn, Status: 500, Times: 1},
+		"sign-in 429":     {Path: signIn, Status: 429, RetryAfter: 1, Times: 1},
+		"sign-in dropped": {Path: signIn, Drop: true, Times: 1},
+		"sign-in slow":    {Path: signIn, Delay: 3 * time.Second, Times: 1},
+		"API 502 twice":   {Path: api, Status: 502, Times: 2},
+		"API dropped":     {Path: api, Drop: true, Times: 1},
+		"API slow":        {Path: api, Delay: 3 * time.Second, Times: 1},
+		"API 401":         {Path: api, Status: 401, Body: `{"error":{"code":"TokenExpired","message":"Access token has expired"}}`, Times: 1},
+	}
+	var mu sync.Mutex
+	var raw strings.Builder
+	var secrets []string
+	var wg sync.WaitGroup
+	for name, f := range faults {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			seed := authSeed(cert)
+			h, err := harness.Start(harness.Options{Dist: dist(t), Seed: seed, TempDir: t.TempDir(), Debug: true})
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer h.Close()
+			h.Variables["PowerBI.RequestTimeoutSeconds"] = "1"
+			for _, s := range schemes(cert, other) {
+				h.Emulator.ClearFaults()
+				h.Emulator.InjectFault(f)
+				ep := s.endpoint(h)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				res, err := h.Run(ctx, harness.Step{Folder: "delete-pipeline", Endpoint: &ep, Variables: s.vars,
+					Inputs: map[string]string{"pipeline": "Nothing here", "ifMissing": "Succeed"}})
+				cancel()
+				if !assert.NoError(t, err, "%s / %s", name, s.name) {
+					continue
+				}
+				assert.Equal(t, s.result, res.Run.Result, "%s / %s: the fault is absorbed\n%s", name, s.name, log(res))
+				mu.Lock()
+				raw.Write(res.Raw)
+				mu.Unlock()
+			}
+			mu.Lock()
+			secrets = append(secrets, h.Emulator.IssuedTokens()...)
+			secrets = append(secrets, seed.Azure.JobToken)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	secrets = append(secrets, emulator.DemoAppSecret, wrongSecret, emulator.DemoUserPassword, wrongPassword, mfaPassword)
+	for _, k := range []string{cert.pkcs1PEM, cert.pkcs8PEM, other.pkcs8PEM} {
+		lines := strings.Split(k, "\n")
+		secrets = append(secrets, lines[1], lines[len(lines)-3])
+	}
+	var kept []string
+	for _, line := range strings.Split(raw.String(), "\n") {
+		if !strings.HasPrefix(line, "##vso[task.setsecret]") {
+			kept = append(kept, line)
+		}
+	}
+	out := strings.Join(kept, "\n")
+	require.NotEmpty(t, out)
+	for _, s := range secrets {
+		require.NotEmpty(t, s)
+		if strings.Contains(out, s) {
+			t.Errorf("a secret reached the log: %.12s…", s)
+		}
+	}
+	t.Logf("%d runs, %d secrets and tokens searched for", len(faults)*len(schemes(cert, other)), len(secrets))
 }
