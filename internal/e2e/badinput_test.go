@@ -79,6 +79,9 @@ func TestEveryInputRefusesBadValuesBeforeAnyChange(t *testing.T) {
 	h := start(t, seed)
 	var cases []*badCase
 	for _, mt := range matrixTasks {
+		if mt.name != "" {
+			continue // a variant of a task already covered
+		}
 		task, err := agentsim.LoadTask(dist(t) + "/tasks/" + mt.folder)
 		require.NoError(t, err)
 		for _, in := range task.Inputs {

@@ -45,16 +45,26 @@ func matrixSeed() *emulator.Seed {
 type matrixTask struct {
 	folder string
 	inputs map[string]string
+	name   string // when one folder appears twice
+}
+
+func (m matrixTask) String() string {
+	if m.name != "" {
+		return m.name
+	}
+	return m.folder
 }
 
 var matrixTasks = []matrixTask{
-	{"create-pipeline", map[string]string{"displayName": "Fresh"}},
-	{"assign-workspace", map[string]string{"pipeline": "Main", "stageOrder": "Test", "workspace": "Sales [Test]"}},
-	{"add-pipeline-user", map[string]string{"pipeline": "Main", "identifier": emulator.DemoColleagueUPN}},
-	{"add-workspace-user", map[string]string{"workspace": "Sales [Development]", "identifier": emulator.DemoColleagueUPN, "permission": "Contributor"}},
-	{"deploy", map[string]string{"pipeline": "Main", "stageOrder": "Test", "createNewWS": "true", "newWsName": "Fresh [Test]"}},
-	{"unassign-workspace", map[string]string{"pipeline": "Main", "stageOrder": "Production"}},
-	{"delete-pipeline", map[string]string{"pipeline": "Doomed"}},
+	{"create-pipeline", map[string]string{"displayName": "Fresh"}, ""},
+	{"assign-workspace", map[string]string{"pipeline": "Main", "stageOrder": "Test", "workspace": "Sales [Test]"}, ""},
+	{"add-pipeline-user", map[string]string{"pipeline": "Main", "identifier": emulator.DemoColleagueUPN}, ""},
+	{"add-workspace-user", map[string]string{"workspace": "Sales [Development]", "identifier": emulator.DemoColleagueUPN, "permission": "Contributor"}, ""},
+	{"deploy", map[string]string{"pipeline": "Main", "stageOrder": "Test", "createNewWS": "true", "newWsName": "Fresh [Test]"}, ""},
+	{"deploy", map[string]string{"pipeline": "Main", "stageOrder": "Test", "deployType": "Selective", "reports": "Sales*", "datasets": "Sales", "createNewWS": "true", "newWsName": "Fresh [Test]"}, "deploy (selective)"},
+	{"assign-workspace", map[string]string{"pipeline": "Main", "stageOrder": "Test", "workspace": "Brand new", "createWorkspace": "true", "capacity": "Demo capacity"}, "assign-workspace (create)"},
+	{"unassign-workspace", map[string]string{"pipeline": "Main", "stageOrder": "Production"}, ""},
+	{"delete-pipeline", map[string]string{"pipeline": "Doomed"}, ""},
 }
 
 type faultKind struct {
@@ -152,21 +162,21 @@ func TestFaultMatrix(t *testing.T) {
 	for _, task := range matrixTasks {
 		h := matrixHarness(t)
 		res := runStep(t, h, task, 0)
-		require.Equal(t, "Succeeded", res.Run.Result, "baseline %s:\n%s", task.folder, log(res))
+		require.Equal(t, "Succeeded", res.Run.Result, "baseline %s:\n%s", task, log(res))
 		seen := map[call]bool{}
 		for _, r := range h.Emulator.Requests() {
 			c := call{r.Method, generalise(r.Path)}
 			if !seen[c] {
 				seen[c] = true
-				callsOf[task.folder] = append(callsOf[task.folder], c)
+				callsOf[task.String()] = append(callsOf[task.String()], c)
 			}
 		}
-		baseline[task.folder] = fingerprint(h.Emulator)
+		baseline[task.String()] = fingerprint(h.Emulator)
 	}
 
 	var cases []*matrixCase
 	for i, task := range matrixTasks {
-		for _, c := range callsOf[task.folder] {
+		for _, c := range callsOf[task.String()] {
 			if i > 0 && !strings.HasPrefix(c.path, "/v1.0/myorg/") {
 				continue // every task signs in the same way: sign-in faults are tried on the first
 			}
@@ -210,13 +220,13 @@ func TestFaultMatrix(t *testing.T) {
 	table := map[string][]string{}
 	var names []string
 	for _, mc := range cases {
-		name := fmt.Sprintf("%s %s %s", mc.task.folder, mc.call, mc.kind.name)
+		name := fmt.Sprintf("%s %s %s", mc.task, mc.call, mc.kind.name)
 		require.NoError(t, mc.err, name)
 		ok := mc.res.Run.Result == "Succeeded" || mc.res.Run.Result == "SucceededWithIssues"
 		assert.True(t, ok, "%s: %s after %s\n%s", name, mc.res.Run.Result, mc.took, log(mc.res))
 		assert.Less(t, mc.took, 30*time.Second, name)
-		assert.Equal(t, baseline[mc.task.folder], mc.state, "%s: the service ends as without the fault: each change made once", name)
-		key := mc.task.folder + " " + mc.call.String()
+		assert.Equal(t, baseline[mc.task.String()], mc.state, "%s: the service ends as without the fault: each change made once", name)
+		key := mc.task.String() + " " + mc.call.String()
 		if _, ok := table[key]; !ok {
 			names = append(names, key)
 		}

@@ -159,7 +159,8 @@ func createWorkspace(ctx context.Context, t *taskrun.Task, c *powerbi.Client, na
 
 // putOnCapacity moves the workspace to the capacity.
 func putOnCapacity(ctx context.Context, t *taskrun.Task, c *powerbi.Client, ws *powerbi.Group, capacity *powerbi.Capacity) error {
-	if _, err := c.Groups.AssignToCapacity(ctx, ws.ID, capacity.ID); err != nil {
+	// Putting a workspace on a capacity again is harmless: the transport may repeat it.
+	if _, err := c.Groups.AssignToCapacity(powerbi.WithIdempotent(ctx), ws.ID, capacity.ID); err != nil {
 		return fmt.Errorf("putting workspace %q on capacity %q: %w", ws.Name, capacity.DisplayName, err)
 	}
 	t.Agent.Info("Put workspace %q on capacity %q (id %s)", ws.Name, capacity.DisplayName, capacity.ID)
