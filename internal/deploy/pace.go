@@ -12,7 +12,8 @@ import (
 // The service sends no hint (no Retry-After, no estimate), but each read shows the steps done,
 // with the time each ended on the service's clock. From those the pacer learns how long a step
 // of each type takes, predicts when the last step ends, and reads again just then; far from the
-// predicted end it reads at most every maxInterval, to notice a failure. Until a step has ended
+// predicted end it reads at most every maxInterval, to notice a failure; past a predicted end
+// with no step done since, it reads three times a second apart, then backs off, doubling. Until a step has ended
 // it ramps up 1 s, 1 s, 1 s, 1 s, 2 s, 3 s, 5 s: most deployments of a few items end in seconds.
 //
 // A budget bounds the reads whatever the predictions do: at most freeReads plus one per
@@ -36,6 +37,7 @@ type pacer struct {
 
 	lastRead time.Time
 	lastDone int
+	late     int // reads since the predicted end passed with no new step done
 	// offset maps the service's clock to ours (local = service + offset), learnt from when a
 	// step's end was first seen: between the previous read and this one. slack is half that
 	// bracket; a narrower bracket replaces a wider one.
@@ -59,6 +61,9 @@ func (p *pacer) observe(now time.Time, op *powerbi.PipelineOperation) {
 			p.offset, p.slack, p.haveOffset = mid.Sub(ends[len(ends)-1].end), slack, true
 		}
 	}
+	if len(ends) != p.lastDone {
+		p.late = 0
+	}
 	p.lastDone = len(ends)
 	p.lastRead = now
 }
@@ -71,6 +76,12 @@ func (p *pacer) next(now time.Time, op *powerbi.PipelineOperation) time.Duration
 	want := ramp[min(p.reads, len(ramp)-1)]
 	if left, ok := p.remaining(now, op); ok {
 		switch {
+		case left <= 0:
+			// The predicted end has passed: back off from 1 s, doubling, so that a step far
+			// slower than the others costs no burst of reads (three reads a second apart first: most
+			// predictions are off by less).
+			want = min(minInterval<<min(max(p.late-2, 0), 4), maxInterval)
+			p.late++
 		case left <= nearEnd:
 			want = max(left+100*time.Millisecond, 200*time.Millisecond)
 		default:

@@ -113,7 +113,11 @@ func Markdown(h SummaryHeader, outcomes []Outcome) string {
 		}
 		fmt.Fprintf(&b, "#### %s `%s`: %s\n\n", title, md(o.Op.ID), md(o.Op.Status))
 		if o.Op.ExecutionPlan == nil || len(o.Op.ExecutionPlan.Steps) == 0 {
-			b.WriteString("No step details were read (the task did not wait for this deployment).\n\n")
+			if o.Op.Done() || o.Op.ExecutionPlan != nil {
+				b.WriteString("The service reported no steps for this deployment.\n\n")
+			} else {
+				b.WriteString("No step details were read: the task did not wait for this deployment.\n\n")
+			}
 			continue
 		}
 		b.WriteString("| # | Item | Type | Before | Result | Error |\n|---|---|---|---|---|---|\n")

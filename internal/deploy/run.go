@@ -58,7 +58,11 @@ func Run(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan, 
 			log.Info("Part %d of %d: %s to %s", part.Index, part.Of, part.Items[0], part.Items[len(part.Items)-1])
 		}
 		op, err := Start(ctx, c, pipelineID, plan.Direction, part, StartOptions{Deadline: deadline, Timeout: o.Timeout, Intervals: o.Intervals, Sleep: o.Sleep}, log)
-		if err != nil {
+		var unsure *mayHaveStarted
+		switch {
+		case errors.As(err, &unsure):
+			return out, notSent(err, parts, part.Index+1)
+		case err != nil:
 			return out, notSent(err, parts, part.Index)
 		}
 		if o.Started != nil {
@@ -108,17 +112,38 @@ func (e *PartsError) Error() string {
 
 func (e *PartsError) Unwrap() error { return e.Err }
 
-// active reports whether an operation may still be running: anything not known to be over,
-// unknown statuses included (the service's enum is extensible).
-func active(op *powerbi.PipelineOperation) bool { return !op.Done() }
+// active reports whether an operation may still be running: NotStarted or Executing, or an
+// unknown status (the service's enum is extensible) on an operation with no end time.
+func active(op *powerbi.PipelineOperation) bool {
+	switch op.Status {
+	case powerbi.StatusNotStarted, powerbi.StatusExecuting:
+		return true
+	case powerbi.StatusSucceeded, powerbi.StatusFailed:
+		return false
+	}
+	return op.ExecutionEndTime == nil || op.ExecutionEndTime.IsZero()
+}
 
-// BusyError says the pipeline stayed busy with another deployment until the bound.
-type BusyError struct{ Op powerbi.PipelineOperation }
+// BusyError says the pipeline stayed busy with another deployment until the bound: Op is the
+// deployment seen running, or Refusal the service's answer when it refused ours as busy.
+type BusyError struct {
+	Op      *powerbi.PipelineOperation
+	Refusal error
+}
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("deployment %s (%s to %s) is still %s on this pipeline and the service runs one deployment at a time; nothing was deployed. Raise waitTimeoutMinutes, or run this task again once it has ended",
+	if e.Op == nil {
+		return fmt.Sprintf("Power BI kept refusing the deployment because another one is running on the pipeline (%v), so this one was not sent. Raise waitTimeoutMinutes, or run this task again later", e.Refusal)
+	}
+	return fmt.Sprintf("deployment %s (%s to %s) is still %s on this pipeline and the service runs one deployment at a time, so this one was not sent. Raise waitTimeoutMinutes, or run this task again once it has ended",
 		e.Op.ID, resolve.StageName(e.Op.SourceStageOrder), resolve.StageName(e.Op.TargetStageOrder), e.Op.Status)
 }
+
+// mayHaveStarted is a Start failure after which the deployment may or may not be running.
+type mayHaveStarted struct{ err error }
+
+func (e *mayHaveStarted) Error() string { return e.err.Error() }
+func (e *mayHaveStarted) Unwrap() error { return e.err }
 
 // StartOptions bound Start's wait for a deployment already running.
 type StartOptions struct {
@@ -150,7 +175,7 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 			return nil, fmt.Errorf("reading the pipeline's recent deployments: %w", err)
 		}
 		if uncertain {
-			if op := started(ops, d, known, log); op != nil {
+			if op := started(ops, d, part.Body.Note, known, log); op != nil {
 				return op, nil
 			}
 		}
@@ -163,8 +188,8 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 			}
 		}
 		if running != nil {
-			if busyTurns++; busyTurns > 20 {
-				return nil, &BusyError{Op: *running}
+			if busyTurns++; busyTurns > 20 || !time.Now().Before(o.Deadline) {
+				return nil, &BusyError{Op: running}
 			}
 			if err := waitForOther(ctx, c, pipelineID, running, o, log); err != nil {
 				return nil, err
@@ -175,7 +200,7 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 			continue
 		}
 		if uncertain && attempt > attempts {
-			return nil, fmt.Errorf("the deployment request failed %d times without a clear answer, and Power BI shows no deployment started by them", attempts)
+			return nil, &mayHaveStarted{fmt.Errorf("the deployment request failed %d times without a clear answer, and Power BI shows no deployment started by them", attempts)}
 		}
 		if uncertain {
 			log.Info("Power BI did not start it; sending the deployment again (try %d of %d)", attempt, attempts)
@@ -186,14 +211,23 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 		}
 		switch {
 		case ctx.Err() != nil:
-			return nil, fmt.Errorf("cancelled while the deployment request was in flight (%w): it may have started. Check the pipeline's deployment history before running the task again", ctx.Err())
-		case isBusy(err):
-			// Someone started a deployment between our look and our request: wait for it.
-			log.Info("Power BI answers that another deployment is running on the pipeline (%v)", err)
+			return nil, &mayHaveStarted{fmt.Errorf("cancelled while the deployment request was in flight (%w): it may have started. Check the pipeline's deployment history before running the task again", ctx.Err())}
+		case isBusy(err) && !uncertain:
+			// Someone started a deployment between our look and our request (or the list lags
+			// behind): look again after a pause, within the bound.
+			busyTurns++
+			pause := min(time.Duration(1<<min(busyTurns, 4))*time.Second, maxInterval)
+			if busyTurns > 20 || time.Now().Add(pause).After(o.Deadline) {
+				return nil, &BusyError{Refusal: err}
+			}
+			log.Info("Power BI answers that another deployment is running on the pipeline (%v); looking again in %s", err, pause)
+			if err := sleep(ctx, pause); err != nil {
+				return nil, err
+			}
 			continue
 		case !powerbi.UnknownOutcome(err) && uncertain:
 			// A definite refusal after an uncertain try: the earlier one may be what it refuses.
-			if op := adopt(ctx, c, pipelineID, d, known, log); op != nil {
+			if op := adopt(ctx, c, pipelineID, d, part.Body.Note, known, log); op != nil {
 				return op, nil
 			}
 			return nil, err
@@ -211,23 +245,31 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 
 // started finds, among ops, a deployment in direction d that is not among known: one our
 // request started although its answer was lost.
-func started(ops []powerbi.PipelineOperation, d resolve.Direction, known map[string]bool, log Log) *powerbi.PipelineOperation {
+func started(ops []powerbi.PipelineOperation, d resolve.Direction, note string, known map[string]bool, log Log) *powerbi.PipelineOperation {
 	for _, op := range ops {
-		if !known[strings.ToLower(op.ID)] && op.SourceStageOrder == d.Source && op.TargetStageOrder == d.Target {
-			log.Info("Power BI did start it: deployment %s", op.ID)
-			return &op
+		if known[strings.ToLower(op.ID)] || op.SourceStageOrder != d.Source || op.TargetStageOrder != d.Target {
+			continue
 		}
+		if op.Type != "" && !strings.EqualFold(op.Type, "Deploy") {
+			continue
+		}
+		// With a note, the deployment must carry it (the service may have cut a long one).
+		if op.Note != nil && note != "" && !strings.HasPrefix(note, op.Note.Content) {
+			continue
+		}
+		log.Info("Power BI did start it: deployment %s", op.ID)
+		return &op
 	}
 	return nil
 }
 
 // adopt lists the pipeline's deployments once more and returns the one our request started.
-func adopt(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.Direction, known map[string]bool, log Log) *powerbi.PipelineOperation {
+func adopt(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.Direction, note string, known map[string]bool, log Log) *powerbi.PipelineOperation {
 	ops, _, err := c.Pipelines.ListOperations(ctx, pipelineID)
 	if err != nil {
 		return nil
 	}
-	return started(ops, d, known, log)
+	return started(ops, d, note, known, log)
 }
 
 // recheckTarget drops the request for a new workspace when the target stage got one while
@@ -258,7 +300,7 @@ func waitForOther(ctx context.Context, c *powerbi.Client, pipelineID string, run
 	var fe *FailedError
 	switch {
 	case errors.As(err, &te):
-		return &BusyError{Op: *te.Op}
+		return &BusyError{Op: te.Op}
 	case errors.As(err, &fe):
 		log.Info("Deployment %s ended: %s", final.ID, final.Status)
 		return nil
@@ -387,7 +429,9 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 		if err := Sleep(ctx, min(wait, remaining)); err != nil {
 			return last, stopped(err)
 		}
-		next, resp, err := c.Pipelines.GetOperation(ctx, pipelineID, op.ID)
+		readCtx, cancel := context.WithDeadline(ctx, o.Deadline)
+		next, resp, err := c.Pipelines.GetOperation(readCtx, pipelineID, op.ID)
+		cancel()
 		hint = 0
 		if resp != nil {
 			hint = retryAfter(resp.Header.Get("Retry-After"))
@@ -395,6 +439,9 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 		if err != nil {
 			if ctx.Err() != nil {
 				return last, stopped(ctx.Err())
+			}
+			if !time.Now().Before(o.Deadline) {
+				return last, &TimeoutError{Op: last, Timeout: o.Timeout}
 			}
 			pace.reads++
 			errs++

@@ -89,6 +89,12 @@ func (s staticToken) Token(context.Context) (string, error) { return string(s), 
 // newFixture starts an in-process emulator; call it inside the synctest bubble.
 func newFixture(t *testing.T, seed *emulator.Seed, duration time.Duration) *fixture {
 	t.Helper()
+	return newFixtureWith(t, seed, duration, powerbi.TransportOptions{})
+}
+
+// newFixtureWith is newFixture with the client's retry policy.
+func newFixtureWith(t *testing.T, seed *emulator.Seed, duration time.Duration, retries powerbi.TransportOptions) *fixture {
+	t.Helper()
 	f := &fixture{log: &logbook{}}
 	emu, err := emulator.New(emulator.Options{Seed: seed, DeployDuration: duration, TokenLifetime: 24 * time.Hour,
 		Validate: func(r *http.Request, body []byte) error {
@@ -108,7 +114,7 @@ func newFixture(t *testing.T, seed *emulator.Seed, duration time.Duration) *fixt
 	tok, err := emu.TokenFor(tAppOID)
 	require.NoError(t, err)
 	base, _ := url.Parse(emu.URL + "/v1.0/myorg/")
-	rt := powerbi.NewTransport(emu.Transport(), base, staticToken(tok), powerbi.TransportOptions{})
+	rt := powerbi.NewTransport(emu.Transport(), base, staticToken(tok), retries)
 	f.c, err = powerbi.NewClient(&http.Client{Transport: rt}, base.String())
 	require.NoError(t, err)
 	f.emu = emu
@@ -312,7 +318,7 @@ func TestRunGivesUpOnABusyPipelineAtTheBoundWithoutDeploying(t *testing.T) {
 		var be *BusyError
 		require.ErrorAs(t, err, &be)
 		assert.Equal(t, 2*time.Minute, time.Since(start))
-		assert.Contains(t, err.Error(), "nothing was deployed")
+		assert.Contains(t, err.Error(), "so this one was not sent")
 		assert.Equal(t, 1, f.posts(), "only the other deployment")
 	})
 }
@@ -403,7 +409,8 @@ func TestWaitStopsOnCancel(t *testing.T) {
 
 func TestWaitHonoursRetryAfterWhenThrottled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFixture(t, testSeed(content{datasets: 2}, false), 10*time.Second)
+		// No retries in the transport: the wait itself must honour the Retry-After.
+		f := newFixtureWith(t, testSeed(content{datasets: 2}, false), 10*time.Second, powerbi.TransportOptions{MaxRetries: -1})
 		f.emu.InjectFault(emulator.Fault{Method: "GET", Path: "/operations/", Status: 429, RetryAfter: 7, Times: 1})
 		_, err := Run(context.Background(), f.c, tPipeline, allPlan(), Options{Wait: true, Timeout: time.Hour}, f.log)
 		require.NoError(t, err)
@@ -468,4 +475,47 @@ func detectOnce(t *testing.T, c detectionCase, intervals []time.Duration) detect
 	require.NoError(t, err)
 	d.latency = time.Since(final.ExecutionEndTime.Time)
 	return d
+}
+
+// TestPacerBacksOffWhenTheLastStepIsLate: a last step far slower than the others must not cost
+// a burst of reads once its predicted end has passed.
+func TestPacerBacksOffWhenTheLastStepIsLate(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := func(i int, status string, end time.Time) powerbi.ExecutionStep {
+		s := powerbi.ExecutionStep{Index: i, Type: "ReportDeployment", Status: status}
+		if !end.IsZero() {
+			s.LastUpdatedTime = &powerbi.Time{Time: end}
+		}
+		return s
+	}
+	op := &powerbi.PipelineOperation{ID: "op", Status: powerbi.StatusExecuting, ExecutionStartTime: &powerbi.Time{Time: start},
+		ExecutionPlan: &powerbi.ExecutionPlan{}}
+	for i := range 40 {
+		op.ExecutionPlan.Steps = append(op.ExecutionPlan.Steps, step(i, powerbi.StatusSucceeded, start.Add(time.Duration(i+1)*15*time.Second)))
+	}
+	op.ExecutionPlan.Steps = append(op.ExecutionPlan.Steps, step(40, powerbi.StatusExecuting, time.Time{}))
+	p := newPacer(start, nil)
+	now := start.Add(600 * time.Second) // the 40th step ended just before
+	p.lastRead = now.Add(-time.Second)
+	p.observe(now, op)
+	var gaps []time.Duration
+	for range 12 { // the last step runs 10 minutes over
+		d := p.next(now, op)
+		gaps = append(gaps, d)
+		now = now.Add(d)
+		p.observe(now, op)
+	}
+	late := -1
+	for i, g := range gaps {
+		assert.GreaterOrEqual(t, g, time.Second, "no burst: %v", gaps)
+		if late < 0 && g == time.Second {
+			late = i
+		}
+	}
+	require.GreaterOrEqual(t, late, 0, "%v", gaps)
+	for i := late + 1; i < len(gaps); i++ {
+		assert.GreaterOrEqual(t, gaps[i], gaps[i-1], "past the predicted end the reads back off: %v", gaps)
+	}
+	assert.Equal(t, maxInterval, gaps[len(gaps)-1], "backs off to the cap: %v", gaps)
 }

@@ -28,7 +28,8 @@ type Fault struct {
 	// Drop closes the connection without answering.
 	Drop bool `json:"drop,omitempty"`
 	// Delay holds the request this long before going on; a client giving up meanwhile cancels
-	// it (it is never handled). With After, the request is handled first and the answer held.
+	// it (it is never handled). With After, the request is handled first and the answer held
+	// (then sent, unless Status or Drop replace it).
 	Delay time.Duration `json:"delay,omitempty"`
 	// Times is how many matching requests the fault hits; 0 means until cleared.
 	Times int `json:"times,omitempty"`
@@ -123,7 +124,10 @@ func (s *Server) fail(w *recorder, r *http.Request, f *Fault) bool {
 	case f.Drop:
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
-			writeError(w, &apiError{status: http.StatusInternalServerError, code: "EmulatorDropFailed", message: err.Error()})
+			// No connection to drop (the in-process transport): say so in a header that the
+			// transport turns into a lost connection.
+			w.Header().Set(droppedHeader, "1")
+			w.WriteHeader(http.StatusBadGateway)
 			return false
 		}
 		w.hijacked = true

@@ -10,7 +10,8 @@ import (
 
 // Transport returns a RoundTripper that answers every request by calling the emulator's
 // handler in this process, whatever the request's host: no sockets, no TLS, no goroutines. It
-// is meant for an emulator made by New. Faults that need a connection (Drop) answer 502.
+// is meant for an emulator made by New. The Drop fault ends the round trip with
+// io.ErrUnexpectedEOF, as a closed connection would.
 func (s *Server) Transport() http.RoundTripper { return inProcess{s} }
 
 type inProcess struct{ s *Server }
@@ -34,9 +35,15 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	t.s.ServeHTTP(rec, in)
 	resp := rec.Result()
+	if resp.Header.Get(droppedHeader) != "" {
+		return nil, io.ErrUnexpectedEOF // the Drop fault: the connection closed without an answer
+	}
 	resp.Request = r
 	return resp, nil
 }
+
+// droppedHeader marks an answer the Drop fault could not drop for want of a connection.
+const droppedHeader = "X-Emulator-Dropped"
 
 // TokenFor issues an access token for the Power BI API to a principal of the seed (a user's
 // UPN, or an app's service principal object id), as the fake Entra would after a sign-in.

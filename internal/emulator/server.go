@@ -289,11 +289,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	target := rec
 	if after != nil {
-		// Handle for real, throw the answer away, then fail as the fault says.
-		target = &recorder{ResponseWriter: httptest.NewRecorder()}
+		// Handle for real, then fail as the fault says: the answer is lost, replaced, or
+		// (a pure delay) only late.
+		held := httptest.NewRecorder()
+		target = &recorder{ResponseWriter: held}
 		defer func() {
 			if s.fail(rec, r, after) {
-				writeError(rec, &apiError{status: http.StatusBadGateway, code: "EmulatedFault", message: "the answer was lost"})
+				for k, v := range held.Header() {
+					rec.Header()[k] = v
+				}
+				rec.WriteHeader(held.Code)
+				_, _ = rec.Write(held.Body.Bytes())
 			}
 		}()
 	}

@@ -1,7 +1,6 @@
 package powerbi
 
 import (
-	"context"
 	"errors"
 	"net/http"
 )
@@ -24,12 +23,20 @@ func (t repeatable) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // UnknownOutcome reports whether a failed change may nevertheless have reached the service and
-// been carried out: a 5xx or 408 answer, or a transport error (connection lost after sending, a
-// try that timed out) other than the caller's own cancellation.
+// been carried out: a 5xx or 408 answer, or a transport error after the request was sent (the
+// connection lost, a try that timed out). Not when the request never left: no token, a
+// connection that never opened, a certificate refused, the caller's own cancellation.
 func UnknownOutcome(err error) bool {
 	var er *ErrorResponse
 	if errors.As(err, &er) {
 		return er.StatusCode >= 500 || er.StatusCode == 408
 	}
-	return err != nil && !errors.Is(err, context.Canceled)
+	var ns *notSentError
+	return err != nil && !errors.As(err, &ns) && !isDialError(err) && !isPermanentError(err)
 }
+
+// notSentError is a failure before the request left this machine.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string { return e.err.Error() }
+func (e *notSentError) Unwrap() error { return e.err }

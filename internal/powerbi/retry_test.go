@@ -3,6 +3,8 @@ package powerbi
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -85,4 +87,7 @@ func TestUnknownOutcome(t *testing.T) {
 	assert.True(t, UnknownOutcome(errors.New("EOF")))
 	assert.False(t, UnknownOutcome(context.Canceled))
 	assert.False(t, UnknownOutcome(nil))
+	assert.False(t, UnknownOutcome(&notSentError{errors.New("powerbi: getting an access token: AADSTS7000215")}), "never sent")
+	assert.False(t, UnknownOutcome(fmt.Errorf("wrapped: %w", errInsecureToken)))
+	assert.False(t, UnknownOutcome(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), "the connection never opened")
 }

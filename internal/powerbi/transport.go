@@ -158,7 +158,7 @@ func (b *bearerTransport) try(req *http.Request, body io.ReadCloser) (*http.Resp
 		if body != nil {
 			_ = body.Close()
 		}
-		return nil, fmt.Errorf("powerbi: getting an access token: %w", err)
+		return nil, &notSentError{fmt.Errorf("powerbi: getting an access token: %w", err)}
 	}
 	r := req.Clone(req.Context()) // a RoundTripper must not modify the caller's request
 	r.Body = body

@@ -15,11 +15,23 @@ import (
 // refusal (any other 4xx) is returned at once. what names the change for the log.
 func (t *Task) Once(ctx context.Context, what string, do func() error, done func() (bool, error)) error {
 	const tries = 3
+	uncertain := false
 	for try := 1; ; try++ {
 		err := do()
-		if err == nil || ctx.Err() != nil || !powerbi.UnknownOutcome(err) {
+		if err == nil || ctx.Err() != nil {
 			return err
 		}
+		if !powerbi.UnknownOutcome(err) {
+			// A definite refusal; after an uncertain try it may refuse what that try did.
+			if uncertain {
+				if ok, cerr := done(); cerr == nil && ok {
+					t.Agent.Info("Power BI refused the repeat (%v) because the earlier try did it", err)
+					return nil
+				}
+			}
+			return err
+		}
+		uncertain = true
 		t.Agent.Info("%s failed without a clear answer (%v); checking whether Power BI did it", what, err)
 		ok, cerr := done()
 		if cerr != nil {

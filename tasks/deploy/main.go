@@ -162,7 +162,6 @@ func run(ctx context.Context, t *taskrun.Task) error {
 		return runErr
 	}
 	last := outcomes[len(outcomes)-1].Op
-	t.Agent.SetOutput("status", last.Status)
 	for _, o := range outcomes {
 		if steps := deploy.Summary(o.Op); len(steps) > 0 {
 			title := "Deployment steps"
@@ -184,12 +183,15 @@ func run(ctx context.Context, t *taskrun.Task) error {
 			}
 		}
 	}
-	outcome := last.Status
+	// status: the last deployment's, except that a run whose later part was refused or could
+	// not be followed failed as a whole.
+	status, outcome := last.Status, last.Status
 	if runErr != nil && last.Done() && last.Status != powerbi.StatusFailed {
-		outcome = "Failed" // a later part was refused or could not be followed
+		status, outcome = powerbi.StatusFailed, powerbi.StatusFailed
 	} else if runErr != nil && !last.Done() {
 		outcome = "Not known yet: " + last.Status
 	}
+	t.Agent.SetOutput("status", status)
 	writeSummary(t, deploy.SummaryHeader{Pipeline: p.DisplayName, PipelineID: p.ID, Plan: plan, Outcome: outcome}, outcomes)
 	if runErr != nil {
 		return runErr
