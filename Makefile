@@ -6,15 +6,23 @@ NPM ?= npm
 # from the current package-lock.json".
 NODE_DEPS := node_modules/.package-lock.json
 
-# CONTRACT.md §4: the .vsix stays under 50 MiB.
-VSIX_LIMIT := 52428800
+# CONTRACT.md §4 allows 50 MiB; the packaging issue asks for 35 MiB (Azure DevOps Server
+# installations often cap uploads at 25-50 MiB). make vsix fails above it.
+VSIX_LIMIT := 36700160
 
-.PHONY: build build-local vsix test demo emulator measure bench clean
+# PUBLISHER=id and EXTENSION_VERSION=major.minor.patch override the committed manifest's
+# publisher and version (the version goes into every task.json too).
+PACKAGE_FLAGS := $(if $(PUBLISHER),-publisher $(PUBLISHER)) $(if $(EXTENSION_VERSION),-version $(EXTENSION_VERSION))
+
+# The five-platform build make test checks (see check-package).
+CHECK_DIR := dist/check
+
+.PHONY: build build-local vsix check-package reproducible icon test demo emulator measure bench clean
 
 # The staged extension under dist/extension, exactly what the .vsix holds: five platforms
 # per task, packed into one Brotli bundle per task (several minutes: Brotli at quality 11).
 build:
-	$(GO) run ./scripts/package -bundle
+	$(GO) run ./scripts/package -bundle $(PACKAGE_FLAGS)
 
 # Only this machine's platform, unpacked: what the demo and the end-to-end tests run, fast.
 build-local:
@@ -29,21 +37,40 @@ vsix: build $(NODE_DEPS)
 	@for f in dist/*.vsix; do \
 		size=$$(wc -c < "$$f"); \
 		echo "$$f $$(du -h "$$f" | cut -f1) ($$size bytes)"; \
-		if [ "$$size" -ge $(VSIX_LIMIT) ]; then \
-			echo "WARNING: $$f is over the 50 MiB limit the contract sets for the .vsix (see the packaging issue)"; \
+		if [ "$$size" -gt $(VSIX_LIMIT) ]; then \
+			echo "$$f is over the 35 MiB the .vsix may take (see the packaging issue)"; exit 1; \
 		fi; \
 	done
+
+# The published form as make test checks it: every task cross-built for the five platforms,
+# each binary's header checked, bundled, and unpacked again by the launcher for every
+# platform (the packager does all that); the node tests then validate the staged manifests
+# and pack it with tfx (PBI_STAGED). Brotli quality 1: the same format, quickly; the size is
+# make measure's business.
+check-package:
+	$(GO) run ./scripts/package -bundle -quality 1 -out $(CHECK_DIR)
+
+# images/extension-icon.png from its vector source, images/extension-icon.svg (a test checks
+# that the committed PNG is what the SVG renders to).
+icon:
+	$(GO) run ./scripts/icon
+
+# Two builds of this source, each from its own copy and with an empty Go build cache of its
+# own, must give byte-identical binaries and bundles. Slow (everything is compiled twice).
+reproducible:
+	GO="$(GO)" sh scripts/reproducible/check.sh
 
 # Pinned, run from the module proxy without entering go.mod.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-test: $(NODE_DEPS) build-local
+test: $(NODE_DEPS) build-local check-package
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	@unformatted="$$(gofmt -l $$($(GO) list -f '{{.Dir}}' ./...))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) test ./...
-	node --test scripts/*/*.test.js
+	GO="$(GO)" sh scripts/fuzz.sh
+	PBI_STAGED=$(CHECK_DIR) node --test scripts/*/*.test.js
 
 demo: build-local
 	$(GO) run ./scripts/demo

@@ -79,7 +79,10 @@ func newOIDCSource(cfg Config) (*oidcSource, error) {
 	// The job's access token goes to the OIDC request URI's origin only: net/http would forward
 	// the Authorization header across a redirect to the same host name on any port or scheme
 	// (plain http too) and to its subdomains.
-	hc := *cfg.HTTPClient
+	hc := http.Client{}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
+	}
 	hc.CheckRedirect = sameOriginRedirect
 	return &oidcSource{url: u.String(), jobToken: jobToken, http: &hc, mask: cfg.Mask}, nil
 }

@@ -83,15 +83,21 @@ type errorBody struct {
 }
 
 // CheckResponse returns nil for a 2xx answer and an *ErrorResponse otherwise. The body is
-// read through a 64 KiB limit and left re-readable in ErrorResponse.Response.Body.
+// read through a 64 KiB limit, closed, and left re-readable in ErrorResponse.Response.Body.
+// Code, Message and RequestID are each one line of valid UTF-8 of bounded length, whatever the
+// service (or a proxy in between) sent.
 func CheckResponse(r *http.Response) error {
 	if r.StatusCode >= 200 && r.StatusCode <= 299 {
 		return nil
 	}
 	e := &ErrorResponse{Response: r, StatusCode: r.StatusCode, RequestID: r.Header.Get("RequestId")}
+	defer func() { e.Code, e.RequestID = oneLine(e.Code), oneLine(e.RequestID) }() // on every return below
 	var data []byte
 	if r.Body != nil {
 		data, _ = io.ReadAll(io.LimitReader(r.Body, maxErrorBody))
+		// Closed here: the caller closes only the copy, and a body longer than the limit
+		// would otherwise hold its connection for the life of the process.
+		_ = r.Body.Close()
 		r.Body = io.NopCloser(bytes.NewReader(data))
 	}
 	var body errorBody

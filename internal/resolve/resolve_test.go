@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,7 +36,10 @@ func TestDeployTarget(t *testing.T) {
 		require.NoError(t, err, in)
 		assert.Equal(t, want, got, in)
 	}
-	for _, in := range []string{"Development", "Production (Backward)", "0", "Staging", ""} {
+	for _, in := range []string{"Development", "Production (Backward)", "0", "Staging", "",
+		"Test (Backward) please", "Test (Backward) (Backward)", // "(Backward)" ends the value
+		strings.Repeat("\xff", 20) + "(backward)", strings.Repeat("İ", 12) + "(Backward)", // panicked: lower-casing changed the length
+	} {
 		_, err := DeployTarget(in)
 		assert.Error(t, err, in)
 	}

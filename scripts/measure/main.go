@@ -1,7 +1,8 @@
-// Command measure prints the figures the project tracks: the size of the .vsix and of each
-// platform's binaries, and the wall time of one task run against the emulator next to the
-// cost of starting Node alone (medians over repeated runs, so machine noise shows as spread,
-// not as a different answer).
+// Command measure prints the figures the project tracks: the size of the .vsix, of each task's
+// bundle and of each platform's binaries, and the wall time of one task run against the
+// emulator next to the cost of starting Node alone, split into the launcher's share and the
+// Go binary's, warm and on a first run that unpacks the binary (medians over repeated runs,
+// so machine noise shows as spread, not as a different answer).
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pbi-pipelines/azdo-extension/internal/agentsim"
 	"github.com/pbi-pipelines/azdo-extension/internal/harness"
 )
 
@@ -31,7 +33,10 @@ func main() {
 }
 
 func run(ctx context.Context, dist string, runs int, out io.Writer) error {
-	ext := filepath.Join(dist, "extension")
+	ext, err := filepath.Abs(filepath.Join(dist, "extension"))
+	if err != nil {
+		return err
+	}
 	if err := sizes(dist, ext, out); err != nil {
 		return err
 	}
@@ -46,17 +51,47 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 	}
 	defer h.Close()
 
-	var task, node []time.Duration
+	// delete-pipeline with ifMissing=Succeed: sign-in plus one list call, no change.
+	const folder = "delete-pipeline"
+	inputs := map[string]string{"pipeline": "Nothing here", "ifMissing": "Succeed"}
+	// The breakdown runs the task with one environment three ways: through node and the
+	// launcher, the binary alone, and the launcher on a task folder that has only the bundle.
+	task, err := agentsim.LoadTask(filepath.Join(ext, "tasks", folder))
+	if err != nil {
+		return err
+	}
+	ep := h.SecretEndpoint()
+	with := map[string]string{"pbiConnection": ep.ID}
+	for k, v := range inputs {
+		with[k] = v
+	}
+	env, err := task.Environ(agentsim.Step{Inputs: with, Endpoints: []agentsim.Endpoint{ep},
+		Variables: h.Variables, Secrets: h.Secrets, BaseEnv: harness.BaseEnv()})
+	if err != nil {
+		return err
+	}
+	exec1 := func(t *agentsim.Task, program string) (time.Duration, error) {
+		start := time.Now()
+		res, err := agentsim.Exec(ctx, t, env, agentsim.ExecOptions{Program: program})
+		if err != nil {
+			return 0, err
+		}
+		if res.Result != "Succeeded" {
+			return 0, fmt.Errorf("the timed task did not succeed:\n%s", strings.Join(res.Log, "\n"))
+		}
+		return time.Since(start), nil
+	}
+
+	var taskRun, node, full, binary, first []time.Duration
 	for i := 0; i < runs; i++ {
-		// delete-pipeline with ifMissing=Succeed: sign-in plus one list call, no change.
-		res, err := h.Run(ctx, harness.Step{Folder: "delete-pipeline", Inputs: map[string]string{"pipeline": "Nothing here", "ifMissing": "Succeed"}})
+		res, err := h.Run(ctx, harness.Step{Folder: folder, Inputs: inputs})
 		if err != nil {
 			return err
 		}
 		if res.Run.Result != "Succeeded" {
 			return fmt.Errorf("the timed task did not succeed:\n%s", strings.Join(res.Run.Log, "\n"))
 		}
-		task = append(task, res.Duration)
+		taskRun = append(taskRun, res.Duration)
 		// Same environment as the task gets: an inherited NODE_EXTRA_CA_CERTS, say, costs
 		// node tens of milliseconds and would skew the baseline.
 		cmd := exec.CommandContext(ctx, "node", "-e", "0")
@@ -66,13 +101,92 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 			return err
 		}
 		node = append(node, time.Since(start))
+
+		d, err := exec1(task, "")
+		if err != nil {
+			return err
+		}
+		full = append(full, d)
+		bin, err := unpacked(task.Dir)
+		if err != nil {
+			return err
+		}
+		if d, err = exec1(task, bin); err != nil {
+			return err
+		}
+		binary = append(binary, d)
 	}
-	mt, mn := median(task), median(node)
+	// First runs: a fresh copy of the task folder as the agent downloads it, bundle only.
+	firstRuns := max(runs/2, 9)
+	for i := 0; i < firstRuns; i++ {
+		dir := filepath.Join(tmp, fmt.Sprintf("first-%d", i), folder)
+		if err := copyPackaged(task.Dir, dir); err != nil {
+			return err
+		}
+		t, err := agentsim.LoadTask(dir)
+		if err != nil {
+			return err
+		}
+		d, err := exec1(t, "")
+		if err != nil {
+			return err
+		}
+		first = append(first, d)
+		if err := os.RemoveAll(filepath.Dir(dir)); err != nil {
+			return err
+		}
+	}
+	mt, mn := median(taskRun), median(node)
 	fmt.Fprintf(out, "\nWall time over %d runs (median, [min..max]):\n", runs)
-	fmt.Fprintf(out, "  task run (node run.js -> Go binary -> sign-in + 1 API call over TLS): %v [%v..%v]\n", mt, minOf(task), maxOf(task))
+	fmt.Fprintf(out, "  task run (node run.js -> Go binary -> sign-in + 1 API call over TLS): %v [%v..%v]\n", mt, minOf(taskRun), maxOf(taskRun))
 	fmt.Fprintf(out, "  node -e 0:                                                          %v [%v..%v]\n", mn, minOf(node), maxOf(node))
 	fmt.Fprintf(out, "  ratio task/node: %.2f\n", float64(mt)/float64(mn))
+	mf, mb, m1 := median(full), median(binary), median(first)
+	fmt.Fprintf(out, "Breakdown (client secret sign-in, same environment each way; medians):\n")
+	fmt.Fprintf(out, "  warm run through the launcher: %v; the Go binary alone: %v; launcher overhead %v (node -e 0 is %v)\n", mf, mb, mf-mb, mn)
+	fmt.Fprintf(out, "  first run (fresh task folder: unpack, check, write, then run; %d runs): %v [%v..%v]; first-run overhead %v\n",
+		firstRuns, m1, minOf(first), maxOf(first), m1-mf)
 	return nil
+}
+
+// unpacked is the binary the launcher runs on this machine from a task folder, once it has
+// unpacked it.
+func unpacked(taskDir string) (string, error) {
+	bins, err := filepath.Glob(filepath.Join(taskDir, "bin", "*", "task*"))
+	if err != nil || len(bins) != 1 {
+		return "", fmt.Errorf("%s: want one unpacked binary, found %v (%v)", taskDir, bins, err)
+	}
+	return bins[0], nil
+}
+
+// copyPackaged copies what the package holds of a task folder: task.json, run.js and the
+// bundle (or, unbundled, the binaries).
+func copyPackaged(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if _, err := os.Stat(filepath.Join(src, "bin", "bundle.json")); err == nil &&
+			strings.HasPrefix(filepath.ToSlash(rel), "bin/") && !strings.HasPrefix(filepath.ToSlash(rel), "bin/bundle.") {
+			return nil // unpacked by an earlier run: not part of the package
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
 }
 
 func sizes(dist, ext string, out io.Writer) error {

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,4 +112,73 @@ func TestBundleUnpackedByTheRealLauncher(t *testing.T) {
 	assert.Contains(t, out, "##vso[task.logissue type=error]Could not unpack the task binary")
 	assert.Contains(t, out, "does not match its checksum")
 	assert.Contains(t, out, "##vso[task.complete result=Failed;]")
+}
+
+// rebuild is the launcher's unpacking in Go: an entry's bytes from the raw bundle.
+func rebuild(t *testing.T, raw []byte, idx bundleIndex, e bundleEntry) []byte {
+	t.Helper()
+	cut := func(s span) []byte { return raw[s.Offset : s.Offset+s.Length] }
+	if e.Data != nil {
+		data := bytes.Clone(cut(*e.Data))
+		require.NoError(t, e.Filter.apply(data, false))
+		return data
+	}
+	i := slices.IndexFunc(idx.Entries, func(b bundleEntry) bool { return b.Platform == e.Patch.Base })
+	require.GreaterOrEqual(t, i, 0)
+	out, err := bspatch(rebuild(t, raw, idx, idx.Entries[i]), patch{cut(e.Patch.Ctrl), cut(e.Patch.Diff), cut(e.Patch.Extra)}, int(e.Size))
+	require.NoError(t, err)
+	return out
+}
+
+func TestPackBinaries(t *testing.T) {
+	t.Parallel()
+	bins := crossBuild(t)
+	tests := []struct {
+		platforms string
+		want      []string // platform, then "whole" or the base of its patch
+	}{
+		{"win-x64,darwin-arm64,linux-arm64,darwin-x64,linux-x64", []string{
+			"linux-x64", "whole", "win-x64", "linux-x64", "darwin-x64", "linux-x64", "linux-arm64", "whole", "darwin-arm64", "linux-arm64"}},
+		{"darwin-arm64,win-x64", []string{"win-x64", "whole", "darwin-arm64", "whole"}},
+	}
+	for _, tt := range tests {
+		plats, err := ParsePlatforms(tt.platforms)
+		require.NoError(t, err)
+		raw, idx, err := packBinaries(plats, bins)
+		require.NoError(t, err)
+		assert.Equal(t, bundleFormat, idx.Format)
+		var got []string
+		for _, e := range idx.Entries {
+			how := "whole"
+			if e.Patch != nil {
+				how = e.Patch.Base
+			} else {
+				require.NotNil(t, e.Filter, e.Platform)
+			}
+			got = append(got, e.Platform, how)
+			data := rebuild(t, raw, idx, e)
+			require.Equal(t, bins[e.Platform], data, e.Platform)
+			sum := sha256.Sum256(data)
+			assert.Equal(t, hex.EncodeToString(sum[:]), e.SHA256)
+			assert.Equal(t, map[bool]string{true: "task.exe", false: "task"}[strings.HasPrefix(e.Platform, "win")], e.File)
+		}
+		assert.Equal(t, tt.want, got, tt.platforms)
+	}
+
+	// A binary of the wrong platform never gets into a bundle.
+	plats, err := ParsePlatforms("linux-x64")
+	require.NoError(t, err)
+	_, _, err = packBinaries(plats, map[string][]byte{"linux-x64": bins["darwin-x64"]})
+	assert.ErrorContains(t, err, "linux-x64: not an ELF executable")
+}
+
+func TestLgwin(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, 16, lgwin(10))
+	assert.Equal(t, 25, lgwin(20<<20))
+	assert.Equal(t, 26, lgwin(34<<20))
+	assert.Equal(t, 30, lgwin(2<<30))
+	for _, n := range []int{1 << 16, 1<<20 - 16, 1 << 20, 40 << 20} {
+		assert.GreaterOrEqual(t, 1<<lgwin(n)-16, n)
+	}
 }

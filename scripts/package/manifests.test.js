@@ -5,6 +5,9 @@
 // schemas cannot: that the extension manifest packages and contributes every task folder,
 // and that the service connection type matches the tasks' connectedService inputs.
 // Skips a schema check, saying why, when ../shared/specs is not beside the repository.
+// With PBI_STAGED set to a staged extension (make test sets dist/check), the staged manifest
+// and task.json files are validated too — they carry the written version and publisher —
+// and tfx-cli must pack the staged folder without a warning.
 
 const test = require('node:test');
 const assert = require('node:assert');
@@ -16,6 +19,8 @@ const Ajv07 = require('ajv');
 const addFormats = require('ajv-formats');
 
 const ROOT = path.resolve(__dirname, '..', '..');
+const STAGED = process.env.PBI_STAGED ? path.resolve(process.env.PBI_STAGED) : '';
+const stagedSkip = STAGED ? false : 'PBI_STAGED is not set (make test sets it to the five-platform build)';
 const SPECS = path.resolve(ROOT, '..', 'shared', 'specs');
 const ENDPOINT_TYPE = 'PowerBIDeploymentPipelines';
 
@@ -23,9 +28,9 @@ function readJSON(file) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
-function taskFolders() {
-  return fs.readdirSync(path.join(ROOT, 'tasks'), { withFileTypes: true })
-    .filter((e) => e.isDirectory() && fs.existsSync(path.join(ROOT, 'tasks', e.name, 'task.json')))
+function taskFolders(root = ROOT) {
+  return fs.readdirSync(path.join(root, 'tasks'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && fs.existsSync(path.join(root, 'tasks', e.name, 'task.json')))
     .map((e) => e.name)
     .sort();
 }
@@ -57,6 +62,15 @@ for (const folder of taskFolders()) {
   });
 }
 
+test('every staged task.json matches tasks.schema.json', { skip: stagedSkip || tasksSchema.skip }, () => {
+  const folders = taskFolders(STAGED);
+  assert.deepStrictEqual(folders, taskFolders());
+  for (const folder of folders) {
+    const doc = readJSON(path.join(STAGED, 'tasks', folder, 'task.json'));
+    assert.ok(tasksSchema.validate(doc), folder + ': ' + explain(tasksSchema.validate));
+  }
+});
+
 test('the task schema validator rejects a broken task.json', { skip: tasksSchema.skip }, () => {
   const doc = readJSON(path.join(ROOT, 'tasks', taskFolders()[0], 'task.json'));
   doc.inputs[0].name = 'not valid';
@@ -68,6 +82,40 @@ const manifestSchema = validator(Ajv07, 'vss-extension.schemastore.json');
 test('vss-extension.json matches the SchemaStore schema', { skip: manifestSchema.skip }, () => {
   const doc = readJSON(path.join(ROOT, 'vss-extension.json'));
   assert.ok(manifestSchema.validate(doc), explain(manifestSchema.validate));
+});
+
+test('the staged vss-extension.json matches the SchemaStore schema', { skip: stagedSkip || manifestSchema.skip }, () => {
+  const doc = readJSON(path.join(STAGED, 'vss-extension.json'));
+  assert.ok(manifestSchema.validate(doc), explain(manifestSchema.validate));
+});
+
+test('staged tasks carry the extension version and ids of their own', { skip: stagedSkip }, () => {
+  const manifest = readJSON(path.join(STAGED, 'vss-extension.json'));
+  const ids = new Map();
+  for (const folder of taskFolders(STAGED)) {
+    const task = readJSON(path.join(STAGED, 'tasks', folder, 'task.json'));
+    const v = task.version;
+    assert.strictEqual([v.Major, v.Minor, v.Patch].join('.'), manifest.version, folder);
+    assert.match(task.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, folder);
+    assert.ok(!ids.has(task.id), folder + ' has the id of ' + ids.get(task.id));
+    ids.set(task.id, folder);
+  }
+});
+
+test('tfx-cli packs the staged extension without a warning', { skip: stagedSkip }, () => {
+  const out = fs.mkdtempSync(path.join(require('os').tmpdir(), 'tfx-check-'));
+  try {
+    const tfx = path.join(ROOT, 'node_modules', 'tfx-cli', '_build', 'tfx-cli.js');
+    const res = require('child_process').spawnSync(process.execPath, [tfx, 'extension', 'create', '--root', STAGED,
+      '--manifest-globs', 'vss-extension.json', '--output-path', out, '--no-prompt', '--no-color'], { encoding: 'utf8' });
+    const log = res.stdout + res.stderr;
+    assert.strictEqual(res.status, 0, log);
+    assert.doesNotMatch(log, /warn/i);
+    const manifest = readJSON(path.join(STAGED, 'vss-extension.json'));
+    assert.deepStrictEqual(fs.readdirSync(out), [manifest.publisher + '.' + manifest.id + '-' + manifest.version + '.vsix']);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test('vss-extension.json packages and contributes every task folder', () => {

@@ -56,17 +56,6 @@ func TestPlatformsMatchTheLauncher(t *testing.T) {
 	assert.Equal(t, []string{"linux-x64", "linux-arm64", "win-x64", "darwin-x64", "darwin-arm64"}, PlatformNames())
 }
 
-func TestSetVersion(t *testing.T) {
-	t.Parallel()
-	raw := []byte("{\n  \"manifestVersion\": 1,\n  \"version\": \"1.0.0\",\n  \"name\": \"x\"\n}\n")
-	got, err := setVersion(raw, "2.3.4")
-	require.NoError(t, err)
-	assert.Equal(t, "{\n  \"manifestVersion\": 1,\n  \"version\": \"2.3.4\",\n  \"name\": \"x\"\n}\n", string(got))
-
-	_, err = setVersion(raw, "2.3")
-	assert.ErrorContains(t, err, "not major.minor.patch")
-}
-
 // writeFiles lays out files (slash-separated names) under root.
 func writeFiles(t *testing.T, root string, files map[string]string) {
 	t.Helper()
@@ -84,7 +73,7 @@ func fixture(t *testing.T) string {
 	root := t.TempDir()
 	writeFiles(t, root, map[string]string{
 		"go.mod":                  "module example.com/fixture\n\ngo 1.22\n",
-		"tasks/hello/task.json":   `{"name": "Hello"}`,
+		"tasks/hello/task.json":   "{\n  \"name\": \"Hello\",\n  \"version\": {\n    \"Major\": 1,\n    \"Minor\": 0,\n    \"Patch\": 0\n  }\n}\n",
 		"tasks/hello/main.go":     "package main\n\nfunc main() { println(\"hello\") }\n",
 		"tasks/hello/notes.txt":   "not packaged",
 		"scripts/launcher/run.js": "// launcher\n",
@@ -162,6 +151,10 @@ func TestStage(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &m))
 	assert.Equal(t, "1.2.3", m.Version)
+
+	task, err := os.ReadFile(filepath.Join(out, "tasks/hello/task.json"))
+	require.NoError(t, err)
+	assert.Contains(t, string(task), "\"version\": {\n    \"Major\": 1,\n    \"Minor\": 2,\n    \"Patch\": 3\n  }", "the task takes the extension's version")
 
 	exe, err := os.ReadFile(filepath.Join(out, "tasks/hello/bin/win-x64/task.exe"))
 	require.NoError(t, err)
