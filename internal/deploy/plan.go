@@ -11,8 +11,8 @@ import (
 // MaxItems is the service's limit of items per deployment request.
 const MaxItems = 300
 
-// maxNote is the longest note the service keeps whole (it truncates longer ones).
-const maxNote = 1024
+// MaxNote is the longest deployment note the service keeps whole (it cuts longer ones).
+const MaxNote = 1024
 
 // Plan is what one run of the task deploys.
 type Plan struct {
@@ -64,7 +64,7 @@ func (p *Plan) Parts() []*Part {
 		}
 		if n > 1 {
 			suffix := fmt.Sprintf(" (part %d of %d)", i+1, n)
-			if body.Note != "" && utf8.RuneCountInString(body.Note+suffix) <= maxNote {
+			if body.Note != "" && utf8.RuneCountInString(body.Note+suffix) <= MaxNote {
 				body.Note += suffix
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +33,6 @@ type Options struct {
 	// Started is called as soon as the service accepts each deployment, before any wait, so
 	// that its id is out even if the run is cancelled.
 	Started func(part *Part, op *powerbi.PipelineOperation)
-	// Sleep waits between tries of a lost request; nil: Sleep.
-	Sleep func(context.Context, time.Duration) error
 }
 
 // Outcome is one part's deployment as last read.
@@ -57,7 +54,7 @@ func Run(ctx context.Context, c *powerbi.Client, pipelineID string, plan *Plan, 
 		if len(parts) > 1 {
 			log.Info("Part %d of %d: %s to %s", part.Index, part.Of, part.Items[0], part.Items[len(part.Items)-1])
 		}
-		op, err := Start(ctx, c, pipelineID, plan.Direction, part, StartOptions{Deadline: deadline, Timeout: o.Timeout, Intervals: o.Intervals, Sleep: o.Sleep}, log)
+		op, err := Start(ctx, c, pipelineID, plan.Direction, part, StartOptions{Deadline: deadline, Timeout: o.Timeout, Intervals: o.Intervals}, log)
 		var unsure *mayHaveStarted
 		switch {
 		case errors.As(err, &unsure):
@@ -150,7 +147,6 @@ type StartOptions struct {
 	Deadline  time.Time
 	Timeout   time.Duration // for messages
 	Intervals []time.Duration
-	Sleep     func(context.Context, time.Duration) error
 }
 
 // Start sends one part exactly once. While another deployment runs on the pipeline it waits for
@@ -159,10 +155,6 @@ type StartOptions struct {
 // the operation the service started for it before sending again, so a retry never deploys
 // twice.
 func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.Direction, part *Part, o StartOptions, log Log) (*powerbi.PipelineOperation, error) {
-	sleep := o.Sleep
-	if sleep == nil {
-		sleep = Sleep
-	}
 	const attempts = 3
 	uncertain := false // an earlier try may have started a deployment
 	var known map[string]bool
@@ -221,7 +213,7 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 				return nil, &BusyError{Refusal: err}
 			}
 			log.Info("Power BI answers that another deployment is running on the pipeline (%v); looking again in %s", err, pause)
-			if err := sleep(ctx, pause); err != nil {
+			if err := Sleep(ctx, pause); err != nil {
 				return nil, err
 			}
 			continue
@@ -236,7 +228,7 @@ func Start(ctx context.Context, c *powerbi.Client, pipelineID string, d resolve.
 		}
 		uncertain = true
 		log.Info("The deployment request failed without a clear answer (%v); checking whether Power BI started it", err)
-		if err := sleep(ctx, time.Duration(attempt)*2*time.Second); err != nil {
+		if err := Sleep(ctx, time.Duration(attempt)*2*time.Second); err != nil {
 			return nil, err
 		}
 		attempt++
@@ -434,7 +426,7 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 		cancel()
 		hint = 0
 		if resp != nil {
-			hint = retryAfter(resp.Header.Get("Retry-After"))
+			hint = min(powerbi.RetryAfter(resp.Header), time.Minute)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -464,15 +456,6 @@ func Wait(ctx context.Context, c *powerbi.Client, pipelineID string, op *powerbi
 		return op, &FailedError{Op: op, Steps: FailedSteps(op)}
 	}
 	return op, nil
-}
-
-// retryAfter reads a Retry-After of whole seconds (capped at a minute); 0 when absent.
-func retryAfter(v string) time.Duration {
-	n, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || n <= 0 {
-		return 0
-	}
-	return min(time.Duration(n)*time.Second, time.Minute)
 }
 
 // known reports whether the task knows a status.

@@ -238,41 +238,41 @@ func TestNoSchemeLeaksUnderFaults(t *testing.T) {
 	var mu sync.Mutex
 	var raw strings.Builder
 	var secrets []string
-	var wg sync.WaitGroup
-	for name, f := range faults {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			seed := authSeed(cert)
-			h, err := harness.Start(harness.Options{Dist: dist(t), Seed: seed, TempDir: t.TempDir(), Debug: true})
-			if !assert.NoError(t, err) {
-				return
-			}
-			defer h.Close()
-			h.Variables["PowerBI.RequestTimeoutSeconds"] = "1"
-			for _, s := range schemes(cert, other) {
-				h.Emulator.ClearFaults()
-				h.Emulator.InjectFault(f)
-				ep := s.endpoint(h)
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				res, err := h.Run(ctx, harness.Step{Folder: "delete-pipeline", Endpoint: &ep, Variables: s.vars,
-					Inputs: map[string]string{"pipeline": "Nothing here", "ifMissing": "Succeed"}})
-				cancel()
-				if !assert.NoError(t, err, "%s / %s", name, s.name) {
-					continue
-				}
-				assert.Equal(t, s.result, res.Run.Result, "%s / %s: the fault is absorbed\n%s", name, s.name, log(res))
-				mu.Lock()
-				raw.Write(res.Raw)
-				mu.Unlock()
-			}
-			mu.Lock()
-			secrets = append(secrets, h.Emulator.IssuedTokens()...)
-			secrets = append(secrets, seed.Azure.JobToken)
-			mu.Unlock()
-		}()
+	names := make([]string, 0, len(faults))
+	for name := range faults {
+		names = append(names, name)
 	}
-	wg.Wait()
+	distDir := dist(t)
+	inParallel(len(names), len(names), func(i int) {
+		name, f := names[i], faults[names[i]]
+		seed := authSeed(cert)
+		h, err := harness.Start(harness.Options{Dist: distDir, Seed: seed, TempDir: t.TempDir(), Debug: true})
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer h.Close()
+		h.Variables["PowerBI.RequestTimeoutSeconds"] = "1"
+		for _, s := range schemes(cert, other) {
+			h.Emulator.ClearFaults()
+			h.Emulator.InjectFault(f)
+			ep := s.endpoint(h)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			res, err := h.Run(ctx, harness.Step{Folder: "delete-pipeline", Endpoint: &ep, Variables: s.vars,
+				Inputs: map[string]string{"pipeline": "Nothing here", "ifMissing": "Succeed"}})
+			cancel()
+			if !assert.NoError(t, err, "%s / %s", name, s.name) {
+				continue
+			}
+			assert.Equal(t, s.result, res.Run.Result, "%s / %s: the fault is absorbed\n%s", name, s.name, log(res))
+			mu.Lock()
+			raw.Write(res.Raw)
+			mu.Unlock()
+		}
+		mu.Lock()
+		secrets = append(secrets, h.Emulator.IssuedTokens()...)
+		secrets = append(secrets, seed.Azure.JobToken)
+		mu.Unlock()
+	})
 	secrets = append(secrets, emulator.DemoAppSecret, wrongSecret, emulator.DemoUserPassword, wrongPassword, mfaPassword)
 	for _, k := range []string{cert.pkcs1PEM, cert.pkcs8PEM, other.pkcs8PEM} {
 		lines := strings.Split(k, "\n")

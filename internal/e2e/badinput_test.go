@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -107,23 +106,14 @@ func TestEveryInputRefusesBadValuesBeforeAnyChange(t *testing.T) {
 		cases = append(cases, &badCase{folder: "deploy", input: kind, value: "Nothing like it", inputs: map[string]string{
 			"pbiConnection": h.Endpoint.ID, "pipeline": "Main", "stageOrder": "Test", "deployType": "Selective", kind: "Nothing like it", "createNewWS": "true", "newWsName": "N"}})
 	}
-	sem := make(chan struct{}, 6)
-	var wg sync.WaitGroup
-	for _, c := range cases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			res, err := h.Run(ctx, harness.Step{Folder: c.folder, Inputs: c.inputs})
-			if err == nil {
-				c.res = res
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(len(cases), 6, func(i int) {
+		c := cases[i]
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if res, err := h.Run(ctx, harness.Step{Folder: c.folder, Inputs: c.inputs}); err == nil {
+			c.res = res
+		}
+	})
 	for _, c := range cases {
 		name := fmt.Sprintf("%s %s=%.40q", c.folder, c.input, c.value)
 		require.NotNil(t, c.res, name)

@@ -19,9 +19,12 @@ import (
 // The deploy task through the real launcher against the emulator: selection, parts of at most
 // 300 items, waiting, a deployment already running, a lost answer, results and the summary.
 
-// startWith is start with a chosen deployment duration.
+// startWith is start with a chosen deployment duration (nil seed: the demo seed).
 func startWith(t *testing.T, seed *emulator.Seed, d time.Duration) *harness.Harness {
 	t.Helper()
+	if seed == nil {
+		seed = emulator.DemoSeed()
+	}
 	h, err := harness.Start(harness.Options{Dist: dist(t), Seed: seed, DeployDuration: d,
 		Validate: swaggertest.Validator(t), TempDir: t.TempDir()})
 	require.NoError(t, err)

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -161,7 +160,7 @@ func TestFaultMatrix(t *testing.T) {
 	callsOf := map[string][]call{}
 	for _, task := range matrixTasks {
 		h := matrixHarness(t)
-		res := runStep(t, h, task, 0)
+		res := runStep(t, h, task)
 		require.Equal(t, "Succeeded", res.Run.Result, "baseline %s:\n%s", task, log(res))
 		seen := map[call]bool{}
 		for _, r := range h.Emulator.Requests() {
@@ -189,33 +188,26 @@ func TestFaultMatrix(t *testing.T) {
 		}
 	}
 	// Each case runs on its own emulator; they run 16 at a time (mostly waiting for backoffs).
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for _, mc := range cases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			h, err := harness.Start(harness.Options{Dist: dist(t), Seed: matrixSeed(), DeployDuration: 500 * time.Millisecond, TempDir: t.TempDir()})
-			if err != nil {
-				mc.err = err
-				return
-			}
-			defer h.Close()
-			h.Variables["PowerBI.RequestTimeoutSeconds"] = "1"
-			f := mc.kind.fault
-			f.Method, f.Path, f.Times = mc.call.method, mc.call.pattern(), 1
-			h.Emulator.InjectFault(f)
-			start := time.Now()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			mc.res, mc.err = h.Run(ctx, harness.Step{Folder: mc.task.folder, Inputs: mc.task.inputs})
-			mc.took = time.Since(start)
-			mc.state = fingerprint(h.Emulator)
-		}()
-	}
-	wg.Wait()
+	distDir := dist(t)
+	inParallel(len(cases), 16, func(i int) {
+		mc := cases[i]
+		h, err := harness.Start(harness.Options{Dist: distDir, Seed: matrixSeed(), DeployDuration: 500 * time.Millisecond, TempDir: t.TempDir()})
+		if err != nil {
+			mc.err = err
+			return
+		}
+		defer h.Close()
+		h.Variables["PowerBI.RequestTimeoutSeconds"] = "1"
+		f := mc.kind.fault
+		f.Method, f.Path, f.Times = mc.call.method, mc.call.pattern(), 1
+		h.Emulator.InjectFault(f)
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		mc.res, mc.err = h.Run(ctx, harness.Step{Folder: mc.task.folder, Inputs: mc.task.inputs})
+		mc.took = time.Since(start)
+		mc.state = fingerprint(h.Emulator)
+	})
 
 	table := map[string][]string{}
 	var names []string
@@ -251,7 +243,7 @@ func outcome(res *harness.Result) string {
 	return "FAILED"
 }
 
-func runStep(t *testing.T, h *harness.Harness, task matrixTask, _ int) *harness.Result {
+func runStep(t *testing.T, h *harness.Harness, task matrixTask) *harness.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -264,23 +256,28 @@ func runStep(t *testing.T, h *harness.Harness, task matrixTask, _ int) *harness.
 // the status, the service's error code and its RequestId.
 func TestRetriesRunOutWithAClearMessage(t *testing.T) {
 	t.Parallel()
-	var wg sync.WaitGroup
-	for _, task := range matrixTasks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := matrixHarness(t)
-			h.Emulator.InjectFault(emulator.Fault{Method: "GET", Path: `^/v1\.0/myorg/(pipelines|groups)$`, Status: 503})
-			res := runStep(t, h, task, 0)
-			errs := errorIssues(res)
-			assert.Equal(t, "Failed", res.Run.Result, task.folder)
-			assert.Regexp(t, `GET https://127\.0\.0\.1:\d+/v1\.0/myorg/(pipelines|groups): 503 ServiceUnavailable: Fault injected by the emulator \(RequestId [0-9a-f-]{36}\)`, errs, task.folder)
-			for _, r := range h.Emulator.Requests() {
-				assert.False(t, strings.Contains(r.Path, "/v1.0/myorg/") && isMutating(r.Method), "%s: nothing changed: %s %s", task.folder, r.Method, r.Path)
-			}
-		}()
-	}
-	wg.Wait()
+	distDir := dist(t)
+	inParallel(len(matrixTasks), len(matrixTasks), func(i int) {
+		task := matrixTasks[i]
+		h, err := harness.Start(harness.Options{Dist: distDir, Seed: matrixSeed(), TempDir: t.TempDir()})
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer h.Close()
+		h.Emulator.InjectFault(emulator.Fault{Method: "GET", Path: `^/v1\.0/myorg/(pipelines|groups)$`, Status: 503})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		res, err := h.Run(ctx, harness.Step{Folder: task.folder, Inputs: task.inputs})
+		if !assert.NoError(t, err, task.folder) {
+			return
+		}
+		errs := errorIssues(res)
+		assert.Equal(t, "Failed", res.Run.Result, task.folder)
+		assert.Regexp(t, `GET https://127\.0\.0\.1:\d+/v1\.0/myorg/(pipelines|groups): 503 ServiceUnavailable: Fault injected by the emulator \(RequestId [0-9a-f-]{36}\)`, errs, task.folder)
+		for _, r := range h.Emulator.Requests() {
+			assert.False(t, strings.Contains(r.Path, "/v1.0/myorg/") && isMutating(r.Method), "%s: nothing changed: %s %s", task.folder, r.Method, r.Path)
+		}
+	})
 }
 
 func errorIssues(res *harness.Result) string {

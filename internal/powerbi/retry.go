@@ -3,6 +3,7 @@ package powerbi
 import (
 	"errors"
 	"net/http"
+	"time"
 )
 
 // NewRetryTransport returns the retry policy of NewTransport alone, for requests that are all
@@ -33,6 +34,13 @@ func UnknownOutcome(err error) bool {
 	}
 	var ns *notSentError
 	return err != nil && !errors.As(err, &ns) && !isDialError(err) && !isPermanentError(err)
+}
+
+// RetryAfter reads a Retry-After header (delay-seconds or an HTTP-date); 0 when absent or
+// malformed.
+func RetryAfter(h http.Header) time.Duration {
+	d, _ := retryAfter(h.Get("Retry-After"))
+	return d
 }
 
 // notSentError is a failure before the request left this machine.

@@ -27,9 +27,6 @@ func main() {
 	os.Exit(taskrun.Run(ctx, "PowerBIPipelineDeploy", os.Getenv, os.Stdout, run))
 }
 
-// maxNote is the longest deployment note Power BI keeps whole.
-const maxNote = 1024
-
 type inputs struct {
 	pipeline    string
 	direction   resolve.Direction
@@ -77,8 +74,8 @@ func parse(in *agent.Env) (*inputs, error) {
 		in.Warning("deployType is All, so the items listed in datasets, reports, dashboards, dataflows and datamarts are ignored; set deployType to Selective to deploy only them")
 	}
 	v.note = in.Input("note")
-	if n := utf8.RuneCountInString(v.note); n > maxNote {
-		in.Warning("note has %d characters; Power BI keeps the first %d of a deployment note", n, maxNote)
+	if n := utf8.RuneCountInString(v.note); n > deploy.MaxNote {
+		in.Warning("note has %d characters; Power BI keeps the first %d of a deployment note", n, deploy.MaxNote)
 	}
 	if v.wait, err = in.BoolInput("waitForCompletion", true); err != nil {
 		return nil, err
