@@ -157,7 +157,7 @@ func TestProxySelection(t *testing.T) {
 			require.NoError(t, err)
 			tr, err := s.Transport(nil)
 			require.NoError(t, err)
-			assert.Equal(t, c.want, proxyFor(t, tr, c.url))
+			assert.Equal(t, c.want, proxyFor(t, tr.Template, c.url))
 		})
 	}
 }
@@ -369,11 +369,11 @@ func TestProcessProxyIsIgnored(t *testing.T) {
 	require.NoError(t, err)
 	tr, err := s.Transport(nil)
 	require.NoError(t, err)
-	assert.Nil(t, tr.Proxy, "no agent proxy: connect directly")
+	assert.Nil(t, tr.Template.Proxy, "no agent proxy: connect directly")
 
 	// Record where the transport really dials instead of reaching the network.
 	var dialed []string
-	tr.DialContext = func(_ context.Context, _, addr string) (net.Conn, error) {
+	tr.Template.DialContext = func(_ context.Context, _, addr string) (net.Conn, error) {
 		dialed = append(dialed, addr)
 		return nil, errors.New("offline")
 	}
@@ -386,7 +386,7 @@ func TestProcessProxyIsIgnored(t *testing.T) {
 	s.ProxyURL = "http://agent-proxy.contoso.com:8888"
 	tr, err = s.Transport(nil)
 	require.NoError(t, err)
-	assert.Equal(t, "http://agent-proxy.contoso.com:8888", proxyFor(t, tr, "https://api.powerbi.com/"))
+	assert.Equal(t, "http://agent-proxy.contoso.com:8888", proxyFor(t, tr.Template, "https://api.powerbi.com/"))
 	u, _ := url.Parse(p.URL)
-	assert.NotEqual(t, u.String(), proxyFor(t, tr, "https://api.powerbi.com/"))
+	assert.NotEqual(t, u.String(), proxyFor(t, tr.Template, "https://api.powerbi.com/"))
 }

@@ -41,7 +41,8 @@ func TestCancellationStopsPromptlyEverywhere(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			tmp := t.TempDir()
-			h, err := harness.Start(harness.Options{Dist: dist(t), Seed: matrixSeed(), DeployDuration: time.Minute, TempDir: tmp})
+			h, err := harness.Start(harness.Options{Dist: dist(t), Seed: matrixSeed(), DeployDuration: time.Minute,
+				Node: nodeUnderTest(t), TempDir: tmp})
 			require.NoError(t, err)
 			defer h.Close()
 			if c.fault != nil {

@@ -25,7 +25,7 @@ func startWith(t *testing.T, seed *emulator.Seed, d time.Duration) *harness.Harn
 	if seed == nil {
 		seed = emulator.DemoSeed()
 	}
-	h, err := harness.Start(harness.Options{Dist: dist(t), Seed: seed, DeployDuration: d,
+	h, err := harness.Start(harness.Options{Dist: dist(t), Seed: seed, DeployDuration: d, Node: nodeUnderTest(t),
 		Validate: swaggertest.Validator(t), TempDir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() {

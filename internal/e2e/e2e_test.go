@@ -6,6 +6,7 @@ package e2e_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -46,6 +47,21 @@ func dist(t testing.TB) string {
 		t.Skipf("the staged extension is missing (%v); run make build (make test does)", err)
 	}
 	return d
+}
+
+// nodeUnderTest is the node the launcher runs under: PBI_NODE when set (make test runs the
+// lifecycle and cancellation tests again with Node 24, the agent's Node24 handler), else node
+// from PATH.
+func nodeUnderTest(t testing.TB) string {
+	t.Helper()
+	node := os.Getenv("PBI_NODE")
+	if node == "" {
+		return ""
+	}
+	out, err := exec.Command(node, "--version").Output()
+	require.NoError(t, err, "PBI_NODE=%s does not run", node)
+	t.Logf("the launcher runs under %s (%s)", node, strings.TrimSpace(string(out)))
+	return node
 }
 
 // start starts a harness on a fresh emulator whose every request is checked against the swagger.

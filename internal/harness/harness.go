@@ -37,6 +37,9 @@ type Options struct {
 	Validate func(*http.Request, []byte) error
 	// Debug sets System.Debug.
 	Debug bool
+	// Node is the node executable the launcher runs under (the agent's Node20_1 or Node24
+	// handler); default "node" from PATH.
+	Node string
 	// TempDir holds the CA file and the agent's temp folder.
 	TempDir string
 	// Hosts are extra DNS names the emulator's certificate covers (emulator.Options.Hosts), for
@@ -54,6 +57,8 @@ type Harness struct {
 	Variables map[string]string
 	Secrets   map[string]string
 	Debug     bool
+	// Node is the node executable steps run under (Options.Node).
+	Node string
 	// Echo, when set, receives each step's log as the agent's viewer shows it.
 	Echo io.Writer
 
@@ -145,7 +150,7 @@ func Start(o Options) (*Harness, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Harness{Emulator: emu, Dist: o.Dist, Debug: o.Debug, tmp: o.TempDir,
+	h := &Harness{Emulator: emu, Dist: o.Dist, Debug: o.Debug, Node: o.Node, tmp: o.TempDir,
 		Variables: map[string]string{}, Secrets: map[string]string{}}
 	h.caFile = filepath.Join(o.TempDir, "emulator-ca.pem")
 	if err := os.WriteFile(h.caFile, emu.CACertPEM, 0o600); err != nil {
@@ -238,7 +243,7 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 	debug := strings.EqualFold(step.Variables["System.Debug"], "true")
 	start := time.Now()
 	var raw lockedBuffer
-	opts := agentsim.ExecOptions{Debug: debug, InitialSecrets: step.InitialSecrets(), Stdout: &raw, Stderr: &raw}
+	opts := agentsim.ExecOptions{Node: h.Node, Debug: debug, InitialSecrets: step.InitialSecrets(), Stdout: &raw, Stderr: &raw}
 	if s.Direct {
 		opts.Program = filepath.Join(task.Dir, "bin", hostPlatform(), "task")
 		if runtime.GOOS == "windows" {

@@ -1,0 +1,345 @@
+package agenthttp
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pbi-pipelines/azdo-extension/internal/proxytest"
+)
+
+// systemCA stands for a public root: TestMain makes it this process's only system root (where
+// Go reads SSL_CERT_FILE, i.e. not on Windows or macOS), so a test can reach a server that only
+// the system roots trust without the network.
+var systemCA *testCA
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "agenthttp-roots-")
+	if err != nil {
+		panic(err)
+	}
+	systemCA = newCA("Test Public Root")
+	bundle := filepath.Join(dir, "roots.pem")
+	if err := os.WriteFile(bundle, systemCA.pem(), 0o600); err != nil {
+		panic(err)
+	}
+	os.Setenv("SSL_CERT_FILE", bundle)
+	os.Setenv("SSL_CERT_DIR", filepath.Join(dir, "none"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// systemRootsAreOurs reports whether SSL_CERT_FILE decides this process's system roots.
+func systemRootsAreOurs(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
+		t.Skip("the system roots here come from the platform, not SSL_CERT_FILE")
+	}
+}
+
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+var serial struct {
+	sync.Mutex
+	n int64
+}
+
+func nextSerial() *big.Int {
+	serial.Lock()
+	defer serial.Unlock()
+	serial.n++
+	return big.NewInt(serial.n)
+}
+
+func newKey() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func newCA(name string) *testCA {
+	key := newKey()
+	tmpl := &x509.Certificate{
+		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		panic(err)
+	}
+	return &testCA{cert: cert, key: key}
+}
+
+func (ca *testCA) pem() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+}
+
+func (ca *testCA) file(t *testing.T) string {
+	f := filepath.Join(t.TempDir(), "agent-ca.pem")
+	require.NoError(t, os.WriteFile(f, ca.pem(), 0o600))
+	return f
+}
+
+// leaf is a server certificate options describe, signed by ca.
+type leaf struct {
+	names     []string // DNS names and IP addresses
+	expired   bool
+	clientOnly bool // for client authentication only
+	intermed  bool // signed through an intermediate CA, which the server sends along
+}
+
+func (ca *testCA) issue(l leaf) tls.Certificate {
+	signer, parent := ca.key, ca.cert
+	var chain [][]byte
+	if l.intermed {
+		mid := newKey()
+		tmpl := &x509.Certificate{
+			SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: "Intermediate"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &mid.PublicKey, ca.key)
+		if err != nil {
+			panic(err)
+		}
+		midCert, _ := x509.ParseCertificate(der)
+		signer, parent = mid, midCert
+		chain = append(chain, der)
+	}
+	key := newKey()
+	tmpl := &x509.Certificate{
+		SerialNumber: nextSerial(), Subject: pkix.Name{CommonName: l.names[0]},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if l.expired {
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour)
+	}
+	if l.clientOnly {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	for _, n := range l.names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
+	if err != nil {
+		panic(err)
+	}
+	return tls.Certificate{Certificate: append([][]byte{der}, chain...), PrivateKey: key}
+}
+
+// serve starts an HTTPS server with cert that answers with the host it was asked for.
+func serve(t *testing.T, cert tls.Certificate) *httptest.Server {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "hello from "+r.Host)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// dialTo makes the transport reach every host at addr, as DNS would.
+func dialTo(tr *Transport, addr string) {
+	var d net.Dialer
+	tr.Template.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+func port(ln net.Listener) string {
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
+}
+
+// TestAgentCAFirst: with AGENT_CAINFO, a server is trusted exactly when its chain ends at the
+// agent's CA or a system root and it is valid for the host asked and for server use now; and
+// the system roots are loaded only when the agent's CA does not verify the server.
+func TestAgentCAFirst(t *testing.T) {
+	systemRootsAreOurs(t)
+	t.Parallel()
+	agentCA := newCA("Agent CA")
+	otherCA := newCA("Nobody's CA")
+	cases := []struct {
+		name      string
+		ca        *testCA
+		leaf      leaf
+		host      string // asked for in the URL; dialled at the server's address
+		wantErr   string
+		wantRoots bool // the system roots had to be loaded
+	}{
+		{"agent CA, DNS name", agentCA, leaf{names: []string{"api.powerbi.test"}}, "api.powerbi.test", "", false},
+		{"agent CA, IP address", agentCA, leaf{names: []string{"127.0.0.1"}}, "127.0.0.1", "", false},
+		{"agent CA through an intermediate", agentCA, leaf{names: []string{"api.powerbi.test"}, intermed: true}, "api.powerbi.test", "", false},
+		{"system root", systemCA, leaf{names: []string{"api.powerbi.test"}}, "api.powerbi.test", "", true},
+		{"system root, IP address", systemCA, leaf{names: []string{"127.0.0.1"}}, "127.0.0.1", "", true},
+		{"system root through an intermediate", systemCA, leaf{names: []string{"login.test"}, intermed: true}, "login.test", "", true},
+		{"unknown CA", otherCA, leaf{names: []string{"api.powerbi.test"}}, "api.powerbi.test", "unknown authority", true},
+		{"agent CA, another name", agentCA, leaf{names: []string{"evil.test"}}, "api.powerbi.test", "not api.powerbi.test", true},
+		{"agent CA, another IP address", agentCA, leaf{names: []string{"127.0.0.2"}}, "127.0.0.1", "127.0.0.1", true},
+		{"agent CA, a name for an IP address", agentCA, leaf{names: []string{"localhost"}}, "127.0.0.1", "127.0.0.1", true},
+		{"agent CA, expired", agentCA, leaf{names: []string{"api.powerbi.test"}, expired: true}, "api.powerbi.test", "expired", true},
+		{"agent CA, client use only", agentCA, leaf{names: []string{"api.powerbi.test"}, clientOnly: true}, "api.powerbi.test", "incompatible key usage", true},
+		{"system root, another name", systemCA, leaf{names: []string{"evil.test"}}, "api.powerbi.test", "not api.powerbi.test", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := serve(t, c.ca.issue(c.leaf))
+			s := &Settings{CAFile: agentCA.file(t)}
+			tr, err := s.Transport(nil)
+			require.NoError(t, err)
+			defer tr.CloseIdleConnections()
+			dialTo(tr, srv.Listener.Addr().String())
+			body, err := fetch(tr, "https://"+net.JoinHostPort(c.host, port(srv.Listener))+"/")
+			if c.wantErr != "" {
+				var verr *tls.CertificateVerificationError
+				require.ErrorAs(t, err, &verr)
+				assert.Contains(t, err.Error(), c.wantErr)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, "hello from "+net.JoinHostPort(c.host, port(srv.Listener)), body)
+			}
+			assert.Equal(t, c.wantRoots, tr.all != nil, "system roots loaded")
+		})
+	}
+}
+
+// TestAgentCAFirstKeepsEachHostApart: a connection verified for one host is never reused for
+// another, and each host's certificate is checked against its own name.
+func TestAgentCAFirstKeepsEachHostApart(t *testing.T) {
+	systemRootsAreOurs(t)
+	t.Parallel()
+	agentCA := newCA("Agent CA")
+	srv := serve(t, agentCA.issue(leaf{names: []string{"api.powerbi.test"}}))
+	s := &Settings{CAFile: agentCA.file(t)}
+	tr, err := s.Transport(nil)
+	require.NoError(t, err)
+	defer tr.CloseIdleConnections()
+	dialTo(tr, srv.Listener.Addr().String())
+	u := func(host string) string { return "https://" + net.JoinHostPort(host, port(srv.Listener)) + "/" }
+	_, err = fetch(tr, u("api.powerbi.test"))
+	require.NoError(t, err)
+	_, err = fetch(tr, u("login.test"))
+	require.Error(t, err, "the open connection to api.powerbi.test must not serve login.test")
+	assert.Contains(t, err.Error(), "not login.test")
+	_, err = fetch(tr, u("API.POWERBI.TEST"))
+	require.NoError(t, err, "host names compare without case")
+}
+
+// TestAgentCAFirstThroughHTTPSProxy: the handshake with an https proxy is checked against the
+// proxy's name, the one through its tunnel against the target's.
+func TestAgentCAFirstThroughHTTPSProxy(t *testing.T) {
+	systemRootsAreOurs(t)
+	t.Parallel()
+	agentCA := newCA("Agent CA")
+	target := serve(t, agentCA.issue(leaf{names: []string{"api.powerbi.test"}}))
+	for _, proxyCert := range []struct {
+		name    string
+		cert    tls.Certificate
+		wantErr string
+	}{
+		{"proxy certificate from the agent CA", agentCA.issue(leaf{names: []string{"proxy.corp.test"}}), ""},
+		{"proxy certificate from a system root", systemCA.issue(leaf{names: []string{"proxy.corp.test"}}), ""},
+		{"proxy certificate for another name", agentCA.issue(leaf{names: []string{"api.powerbi.test"}}), "not proxy.corp.test"},
+	} {
+		t.Run(proxyCert.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := proxytest.Start(proxytest.Options{Dial: func(string) string { return target.Listener.Addr().String() }})
+			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, p.Close()) })
+			front := tlsFront(t, proxyCert.cert, strings.TrimPrefix(p.URL, "http://"))
+			s := &Settings{CAFile: agentCA.file(t), ProxyURL: "https://proxy.corp.test:" + port(front)}
+			tr, err := s.Transport(nil)
+			require.NoError(t, err)
+			defer tr.CloseIdleConnections()
+			dialTo(tr, front.Addr().String()) // only the proxy is dialled
+			body, err := fetch(tr, "https://api.powerbi.test/")
+			if proxyCert.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), proxyCert.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "hello from api.powerbi.test", body)
+		})
+	}
+}
+
+// tlsFront is an https proxy: TLS with cert in front of the plain proxy at addr.
+func tlsFront(t *testing.T, cert tls.Certificate, addr string) net.Listener {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				up, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() { _, _ = io.Copy(up, c); up.Close() }()
+				_, _ = io.Copy(c, up)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln
+}
+
+// TestHTTPSProxyByAddress: an https proxy named by its IP address sends no server name, so the
+// transport verifies the usual way (system roots plus the agent's CA, loaded at once).
+func TestHTTPSProxyByAddress(t *testing.T) {
+	agentCA := newCA("Agent CA")
+	s := &Settings{CAFile: agentCA.file(t), ProxyURL: "https://10.1.2.3:8443"}
+	tr, err := s.Transport(nil)
+	require.NoError(t, err)
+	assert.Nil(t, tr.agentCA, "no per-host verification")
+	require.NotNil(t, tr.Template.TLSClientConfig.RootCAs)
+	assert.False(t, tr.Template.TLSClientConfig.InsecureSkipVerify)
+	assert.NotNil(t, tr.all)
+}
