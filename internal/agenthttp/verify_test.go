@@ -113,10 +113,10 @@ func (ca *testCA) file(t *testing.T) string {
 
 // leaf is a server certificate options describe, signed by ca.
 type leaf struct {
-	names     []string // DNS names and IP addresses
-	expired   bool
+	names      []string // DNS names and IP addresses
+	expired    bool
 	clientOnly bool // for client authentication only
-	intermed  bool // signed through an intermediate CA, which the server sends along
+	intermed   bool // signed through an intermediate CA, which the server sends along
 }
 
 func (ca *testCA) issue(l leaf) tls.Certificate {
