@@ -97,8 +97,9 @@ emulator:
 	$(GO) run ./cmd/pbi-emulator
 
 # Sizes of the .vsix and the binaries, and the median wall time of a task run.
-measure: vsix
+measure: vsix $(NODE24_DEPS)
 	$(GO) run ./scripts/measure
+	@if [ -x "$(NODE24)" ]; then $(GO) run ./scripts/measure -sizes=false -node "$(NODE24)"; fi
 
 # Deployment figures: detection latency and reads against a fixed 5-second loop (fake clock),
 # API calls of a selective deploy by names, peak memory of a 1,000-item deploy in four parts.

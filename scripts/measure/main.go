@@ -25,27 +25,36 @@ import (
 func main() {
 	dist := flag.String("dist", "dist", "the build output (dist/extension and dist/*.vsix)")
 	runs := flag.Int("runs", 21, "task runs to time")
+	node := flag.String("node", "node", "the node that runs the launcher and the baseline (the agent's Node20_1 or Node24)")
+	withSizes := flag.Bool("sizes", true, "print the sizes too")
 	flag.Parse()
-	if err := run(context.Background(), *dist, *runs, os.Stdout); err != nil {
+	if err := run(context.Background(), *dist, *runs, *node, *withSizes, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "measure:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dist string, runs int, out io.Writer) error {
+func run(ctx context.Context, dist string, runs int, node string, withSizes bool, out io.Writer) error {
 	ext, err := filepath.Abs(filepath.Join(dist, "extension"))
 	if err != nil {
 		return err
 	}
-	if err := sizes(dist, ext, out); err != nil {
-		return err
+	if withSizes {
+		if err := sizes(dist, ext, out); err != nil {
+			return err
+		}
 	}
 	tmp, err := os.MkdirTemp("", "pbi-measure-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	h, err := harness.Start(harness.Options{Dist: ext, TempDir: tmp})
+	version, err := exec.CommandContext(ctx, node, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("%s --version: %w", node, err)
+	}
+	fmt.Fprintf(out, "\nNode: %s (%s)\n", node, strings.TrimSpace(string(version)))
+	h, err := harness.Start(harness.Options{Dist: ext, TempDir: tmp, Node: node})
 	if err != nil {
 		return err
 	}
@@ -72,7 +81,7 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 	}
 	exec1 := func(t *agentsim.Task, program string) (time.Duration, error) {
 		start := time.Now()
-		res, err := agentsim.Exec(ctx, t, env, agentsim.ExecOptions{Program: program})
+		res, err := agentsim.Exec(ctx, t, env, agentsim.ExecOptions{Node: node, Program: program})
 		if err != nil {
 			return 0, err
 		}
@@ -82,7 +91,7 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 		return time.Since(start), nil
 	}
 
-	var taskRun, node, full, binary, first []time.Duration
+	var taskRun, baseline, full, binary, first []time.Duration
 	for i := 0; i < runs; i++ {
 		res, err := h.Run(ctx, harness.Step{Folder: folder, Inputs: inputs})
 		if err != nil {
@@ -94,13 +103,13 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 		taskRun = append(taskRun, res.Duration)
 		// Same environment as the task gets: an inherited NODE_EXTRA_CA_CERTS, say, costs
 		// node tens of milliseconds and would skew the baseline.
-		cmd := exec.CommandContext(ctx, "node", "-e", "0")
+		cmd := exec.CommandContext(ctx, node, "-e", "0")
 		cmd.Env = harness.BaseEnv()
 		start := time.Now()
 		if err := cmd.Run(); err != nil {
 			return err
 		}
-		node = append(node, time.Since(start))
+		baseline = append(baseline, time.Since(start))
 
 		d, err := exec1(task, "")
 		if err != nil {
@@ -136,10 +145,10 @@ func run(ctx context.Context, dist string, runs int, out io.Writer) error {
 			return err
 		}
 	}
-	mt, mn := median(taskRun), median(node)
+	mt, mn := median(taskRun), median(baseline)
 	fmt.Fprintf(out, "\nWall time over %d runs (median, [min..max]):\n", runs)
 	fmt.Fprintf(out, "  task run (node run.js -> Go binary -> sign-in + 1 API call over TLS): %v [%v..%v]\n", mt, minOf(taskRun), maxOf(taskRun))
-	fmt.Fprintf(out, "  node -e 0:                                                          %v [%v..%v]\n", mn, minOf(node), maxOf(node))
+	fmt.Fprintf(out, "  node -e 0:                                                          %v [%v..%v]\n", mn, minOf(baseline), maxOf(baseline))
 	fmt.Fprintf(out, "  ratio task/node: %.2f\n", float64(mt)/float64(mn))
 	mf, mb, m1 := median(full), median(binary), median(first)
 	fmt.Fprintf(out, "Breakdown (client secret sign-in, same environment each way; medians):\n")
