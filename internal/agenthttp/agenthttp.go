@@ -122,7 +122,7 @@ func (s *Settings) Transport(readFile func(string) ([]byte, error)) (*Transport,
 		tr.caPEM = pem
 		switch {
 		case s.SkipCertVerify:
-		case proxy != nil && proxy.Scheme == "https" && net.ParseIP(proxy.Hostname()) != nil:
+		case proxy != nil && proxy.Scheme == "https" && sendsNoName(proxy.Hostname()):
 			// A handshake with a proxy named by its address carries no server name, so the
 			// host's own verifier could not tell it from the target: verify the usual way.
 			tlsConf.RootCAs = tr.roots()
@@ -147,7 +147,8 @@ func (s *Settings) Transport(readFile func(string) ([]byte, error)) (*Transport,
 // needs the name of the host (crypto/tls hands a verifier no server name for an IP address),
 // so each host gets its own http.Transport, cloned from Template on its first request.
 type Transport struct {
-	// Template holds what every connection shares: proxy, timeouts, TLS settings.
+	// Template holds what every connection shares: proxy, timeouts, TLS settings. With
+	// per-host verification, changes after a host's first request do not reach that host.
 	Template *http.Transport
 
 	caPEM   []byte
@@ -205,6 +206,10 @@ func (t *Transport) verify(certs []*x509.Certificate, name string) error {
 	if len(certs) == 0 {
 		return errors.New("tls: the server sent no certificate")
 	}
+	if name == "" {
+		// crypto/tls refuses to connect without a name; Verify would check none.
+		return errors.New("tls: no server name to verify the certificate against")
+	}
 	opts := x509.VerifyOptions{DNSName: name, Roots: t.agentCA, Intermediates: x509.NewCertPool()}
 	for _, c := range certs[1:] {
 		opts.Intermediates.AddCert(c)
@@ -217,6 +222,16 @@ func (t *Transport) verify(certs []*x509.Certificate, name string) error {
 		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
 	}
 	return nil
+}
+
+// sendsNoName reports whether a TLS handshake with host carries no server name: crypto/tls
+// sends none for an IP address, with or without an IPv6 zone.
+func sendsNoName(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if i := strings.LastIndex(host, "%"); i > 0 {
+		host = host[:i]
+	}
+	return net.ParseIP(host) != nil
 }
 
 // roots is the system's roots plus the agent's CA, loaded once.

@@ -192,7 +192,6 @@ func port(ln net.Listener) string {
 // agent's CA or a system root and it is valid for the host asked and for server use now; and
 // the system roots are loaded only when the agent's CA does not verify the server.
 func TestAgentCAFirst(t *testing.T) {
-	systemRootsAreOurs(t)
 	t.Parallel()
 	agentCA := newCA("Agent CA")
 	otherCA := newCA("Nobody's CA")
@@ -206,6 +205,8 @@ func TestAgentCAFirst(t *testing.T) {
 	}{
 		{"agent CA, DNS name", agentCA, leaf{names: []string{"api.powerbi.test"}}, "api.powerbi.test", "", false},
 		{"agent CA, IP address", agentCA, leaf{names: []string{"127.0.0.1"}}, "127.0.0.1", "", false},
+		{"agent CA, IPv6 address", agentCA, leaf{names: []string{"::1"}}, "::1", "", false},
+		{"agent CA, host name in capitals", agentCA, leaf{names: []string{"api.powerbi.test"}}, "API.PowerBI.test", "", false},
 		{"agent CA through an intermediate", agentCA, leaf{names: []string{"api.powerbi.test"}, intermed: true}, "api.powerbi.test", "", false},
 		{"system root", systemCA, leaf{names: []string{"api.powerbi.test"}}, "api.powerbi.test", "", true},
 		{"system root, IP address", systemCA, leaf{names: []string{"127.0.0.1"}}, "127.0.0.1", "", true},
@@ -213,6 +214,7 @@ func TestAgentCAFirst(t *testing.T) {
 		{"unknown CA", otherCA, leaf{names: []string{"api.powerbi.test"}}, "api.powerbi.test", "unknown authority", true},
 		{"agent CA, another name", agentCA, leaf{names: []string{"evil.test"}}, "api.powerbi.test", "not api.powerbi.test", true},
 		{"agent CA, another IP address", agentCA, leaf{names: []string{"127.0.0.2"}}, "127.0.0.1", "127.0.0.1", true},
+		{"agent CA, another IPv6 address", agentCA, leaf{names: []string{"::2"}}, "::1", "::1", true},
 		{"agent CA, a name for an IP address", agentCA, leaf{names: []string{"localhost"}}, "127.0.0.1", "127.0.0.1", true},
 		{"agent CA, expired", agentCA, leaf{names: []string{"api.powerbi.test"}, expired: true}, "api.powerbi.test", "expired", true},
 		{"agent CA, client use only", agentCA, leaf{names: []string{"api.powerbi.test"}, clientOnly: true}, "api.powerbi.test", "incompatible key usage", true},
@@ -220,6 +222,9 @@ func TestAgentCAFirst(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.ca == systemCA {
+				systemRootsAreOurs(t)
+			}
 			t.Parallel()
 			srv := serve(t, c.ca.issue(c.leaf))
 			s := &Settings{CAFile: agentCA.file(t)}
@@ -242,44 +247,74 @@ func TestAgentCAFirst(t *testing.T) {
 }
 
 // TestAgentCAFirstKeepsEachHostApart: a connection verified for one host is never reused for
-// another, and each host's certificate is checked against its own name.
+// another, each host's certificate is checked against its own name or address, and a URL with
+// no host is refused rather than checked against no name.
 func TestAgentCAFirstKeepsEachHostApart(t *testing.T) {
-	systemRootsAreOurs(t)
 	t.Parallel()
 	agentCA := newCA("Agent CA")
-	srv := serve(t, agentCA.issue(leaf{names: []string{"api.powerbi.test"}}))
+	srv := serve(t, agentCA.issue(leaf{names: []string{"api.powerbi.test", "10.0.0.1"}}))
 	s := &Settings{CAFile: agentCA.file(t)}
 	tr, err := s.Transport(nil)
 	require.NoError(t, err)
 	defer tr.CloseIdleConnections()
-	dialTo(tr, srv.Listener.Addr().String())
+	dialTo(tr, srv.Listener.Addr().String()) // every host is this one server
 	u := func(host string) string { return "https://" + net.JoinHostPort(host, port(srv.Listener)) + "/" }
-	_, err = fetch(tr, u("api.powerbi.test"))
+	for _, c := range []struct {
+		host    string
+		wantErr string
+	}{
+		{"api.powerbi.test", ""},
+		{"login.test", "not login.test"},
+		{"API.POWERBI.TEST", ""},
+		{"10.0.0.1", ""},
+		{"10.0.0.2", "not 10.0.0.2"},
+		{"10.0.0.1", ""},
+		{"", "no server name"},
+	} {
+		_, err = fetch(tr, u(c.host))
+		if c.wantErr == "" {
+			assert.NoError(t, err, c.host)
+		} else if assert.Error(t, err, "%s must not be served by another host's connection", c.host) {
+			assert.Contains(t, err.Error(), c.wantErr)
+		}
+	}
+}
+
+// TestSkipCertValidationWithCAFile: AGENT_SKIPCERTVALIDATION wins over AGENT_CAINFO.
+func TestSkipCertValidationWithCAFile(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, newCA("Nobody's CA").issue(leaf{names: []string{"api.powerbi.test"}}))
+	s := &Settings{CAFile: newCA("Agent CA").file(t), SkipCertVerify: true}
+	tr, err := s.Transport(nil)
 	require.NoError(t, err)
-	_, err = fetch(tr, u("login.test"))
-	require.Error(t, err, "the open connection to api.powerbi.test must not serve login.test")
-	assert.Contains(t, err.Error(), "not login.test")
-	_, err = fetch(tr, u("API.POWERBI.TEST"))
-	require.NoError(t, err, "host names compare without case")
+	defer tr.CloseIdleConnections()
+	dialTo(tr, srv.Listener.Addr().String())
+	_, err = fetch(tr, "https://api.powerbi.test:"+port(srv.Listener)+"/")
+	assert.NoError(t, err)
 }
 
 // TestAgentCAFirstThroughHTTPSProxy: the handshake with an https proxy is checked against the
 // proxy's name, the one through its tunnel against the target's.
 func TestAgentCAFirstThroughHTTPSProxy(t *testing.T) {
-	systemRootsAreOurs(t)
 	t.Parallel()
 	agentCA := newCA("Agent CA")
-	target := serve(t, agentCA.issue(leaf{names: []string{"api.powerbi.test"}}))
+	target := serve(t, agentCA.issue(leaf{names: []string{"api.powerbi.test", "10.9.8.7"}}))
 	for _, proxyCert := range []struct {
 		name    string
 		cert    tls.Certificate
+		target  string
 		wantErr string
 	}{
-		{"proxy certificate from the agent CA", agentCA.issue(leaf{names: []string{"proxy.corp.test"}}), ""},
-		{"proxy certificate from a system root", systemCA.issue(leaf{names: []string{"proxy.corp.test"}}), ""},
-		{"proxy certificate for another name", agentCA.issue(leaf{names: []string{"api.powerbi.test"}}), "not proxy.corp.test"},
+		{"proxy certificate from the agent CA", agentCA.issue(leaf{names: []string{"proxy.corp.test"}}), "api.powerbi.test", ""},
+		{"proxy certificate from a system root", systemCA.issue(leaf{names: []string{"proxy.corp.test"}}), "api.powerbi.test", ""},
+		{"proxy certificate for another name", agentCA.issue(leaf{names: []string{"api.powerbi.test"}}), "api.powerbi.test", "not proxy.corp.test"},
+		{"target by IP address", agentCA.issue(leaf{names: []string{"proxy.corp.test"}}), "10.9.8.7", ""},
+		{"target by IP address, proxy certificate for it", agentCA.issue(leaf{names: []string{"10.9.8.7"}}), "10.9.8.7", "proxy.corp.test"},
 	} {
 		t.Run(proxyCert.name, func(t *testing.T) {
+			if strings.Contains(proxyCert.name, "system root") {
+				systemRootsAreOurs(t)
+			}
 			t.Parallel()
 			p, err := proxytest.Start(proxytest.Options{Dial: func(string) string { return target.Listener.Addr().String() }})
 			require.NoError(t, err)
@@ -290,14 +325,14 @@ func TestAgentCAFirstThroughHTTPSProxy(t *testing.T) {
 			require.NoError(t, err)
 			defer tr.CloseIdleConnections()
 			dialTo(tr, front.Addr().String()) // only the proxy is dialled
-			body, err := fetch(tr, "https://api.powerbi.test/")
+			body, err := fetch(tr, "https://"+proxyCert.target+"/")
 			if proxyCert.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), proxyCert.wantErr)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, "hello from api.powerbi.test", body)
+			assert.Equal(t, "hello from "+proxyCert.target, body)
 		})
 	}
 }
@@ -331,15 +366,32 @@ func tlsFront(t *testing.T, cert tls.Certificate, addr string) net.Listener {
 	return ln
 }
 
-// TestHTTPSProxyByAddress: an https proxy named by its IP address sends no server name, so the
-// transport verifies the usual way (system roots plus the agent's CA, loaded at once).
+// TestHTTPSProxyByAddress: an https proxy named by its IP address gets no server name in the
+// handshake, so the transport verifies the usual way (system roots plus the agent's CA, loaded
+// at once); one named by a DNS name gets per-host verification.
 func TestHTTPSProxyByAddress(t *testing.T) {
-	agentCA := newCA("Agent CA")
-	s := &Settings{CAFile: agentCA.file(t), ProxyURL: "https://10.1.2.3:8443"}
-	tr, err := s.Transport(nil)
-	require.NoError(t, err)
-	assert.Nil(t, tr.agentCA, "no per-host verification")
-	require.NotNil(t, tr.Template.TLSClientConfig.RootCAs)
-	assert.False(t, tr.Template.TLSClientConfig.InsecureSkipVerify)
-	assert.NotNil(t, tr.all)
+	t.Parallel()
+	caFile := newCA("Agent CA").file(t)
+	for _, c := range []struct {
+		proxy   string
+		perHost bool
+	}{
+		{"https://10.1.2.3:8443", false},
+		{"https://[fd00::1]:8443", false},
+		{"https://[fe80::1%25eth0]:8443", false},
+		{"https://proxy.corp.test:8443", true},
+		{"http://10.1.2.3:8888", true}, // no TLS with the proxy itself
+	} {
+		s := &Settings{CAFile: caFile, ProxyURL: c.proxy}
+		tr, err := s.Transport(nil)
+		require.NoError(t, err)
+		if c.perHost {
+			assert.NotNil(t, tr.agentCA, c.proxy)
+			assert.Nil(t, tr.Template.TLSClientConfig.RootCAs, c.proxy)
+			continue
+		}
+		assert.Nil(t, tr.agentCA, "%s: no per-host verification", c.proxy)
+		assert.NotNil(t, tr.Template.TLSClientConfig.RootCAs, c.proxy)
+		assert.False(t, tr.Template.TLSClientConfig.InsecureSkipVerify, c.proxy)
+	}
 }
