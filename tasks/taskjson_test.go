@@ -8,6 +8,7 @@ package tasks_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -277,8 +278,26 @@ func TestTaskFoldersAreExactlyTheContractTasks(t *testing.T) {
 	assert.Equal(t, wantFolders, got)
 }
 
+// manifestMajor is the major version in vss-extension.json, the one source of versions: the
+// packager writes the whole version into every staged task.json, and the committed ones must
+// carry its major, which is what users write after the @ in YAML.
+func manifestMajor(t *testing.T) int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "vss-extension.json"))
+	require.NoError(t, err)
+	var m struct {
+		Version string `json:"version"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &m))
+	var major, minor, patch int
+	_, err = fmt.Sscanf(m.Version, "%d.%d.%d", &major, &minor, &patch)
+	require.NoError(t, err, "vss-extension.json version %q", m.Version)
+	return major
+}
+
 func TestTaskJSON(t *testing.T) {
 	t.Parallel()
+	major := manifestMajor(t)
 	var connectionInputs []input
 	for _, e := range expected {
 		task, names := load(t, e.folder)
@@ -292,7 +311,7 @@ func TestTaskJSON(t *testing.T) {
 			assert.NotEmpty(t, task.HelpMarkDown)
 			assert.NotEmpty(t, task.Author)
 			assert.Equal(t, "Deploy", task.Category)
-			assert.Equal(t, [3]int{1, 0, 0}, [3]int{task.Version.Major, task.Version.Minor, task.Version.Patch})
+			assert.Equal(t, major, task.Version.Major, "the task's major version is the extension's")
 			assert.Equal(t, "3.232.1", task.MinimumAgentVersion)
 
 			require.Len(t, task.Execution, 2, "only the Node launcher handlers")
