@@ -23,8 +23,12 @@ type ExecOptions struct {
 	Stdout         io.Writer     // optional live copy of the raw stdout
 	Stderr         io.Writer     // optional live copy of the raw stderr
 	// Program, when set, is run directly instead of node and the task's launcher: to measure
-	// the task binary alone (PeakRSS).
+	// the task binary alone (PeakRSS), or to run an emulator (with Args) that runs a binary for
+	// another architecture. Not through a shell: shells drop variables such as
+	// ENDPOINT_URL_<guid>, whose names hold hyphens.
 	Program string
+	Args    []string // Program's arguments
+
 }
 
 // Exec runs the packaged task in t.Dir with exactly env (nothing inherited) as the
@@ -56,7 +60,7 @@ func Exec(ctx context.Context, t *Task, env []string, opts ExecOptions) (*Run, e
 	stderr := &lineWriter{line: in.line, raw: opts.Stderr}
 	cmd := exec.Command(node, filepath.Join(t.Dir, t.target()))
 	if opts.Program != "" {
-		cmd = exec.Command(opts.Program)
+		cmd = exec.Command(opts.Program, opts.Args...)
 	}
 	cmd.Dir = workingDir(env, t.Dir)
 	cmd.Env = env

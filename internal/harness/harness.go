@@ -198,6 +198,10 @@ type Step struct {
 	// Direct runs the task's binary for this machine (bin/<platform>/task) without the Node
 	// launcher, so that Run.PeakRSS is the task's own.
 	Direct bool
+	// Program, when set, runs with Args instead of node and the launcher: an emulator that
+	// runs a binary for another architecture, say.
+	Program string
+	Args    []string
 }
 
 // Result is what one step did.
@@ -249,6 +253,9 @@ func (h *Harness) Run(ctx context.Context, s Step) (*Result, error) {
 		if runtime.GOOS == "windows" {
 			opts.Program += ".exe"
 		}
+	}
+	if s.Program != "" {
+		opts.Program, opts.Args = s.Program, s.Args
 	}
 	run, err := agentsim.Exec(ctx, task, env, opts)
 	if run == nil {
