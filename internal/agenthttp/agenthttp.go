@@ -142,7 +142,7 @@ func (s *Settings) Transport(readFile func(string) ([]byte, error)) (*Transport,
 // With AGENT_CAINFO a server is trusted when its chain ends at the agent's CA or at a
 // system root, as before; but the chain is tried against the agent's CA first, and the
 // system roots are loaded only when that fails. Loading them reads and parses every file of
-// the system's certificate store, about 15-20 ms of each task run on Linux, which an agent
+// the system's certificate store, about 15-25 ms of each task run on Linux, which an agent
 // behind a TLS-inspecting proxy (the usual reason for AGENT_CAINFO) never needs. That check
 // needs the name of the host (crypto/tls hands a verifier no server name for an IP address),
 // so each host gets its own http.Transport, cloned from Template on its first request.
