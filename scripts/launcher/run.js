@@ -344,26 +344,19 @@ function fail(message) {
 }
 
 async function main() {
-  let bin;
-  try {
-    bin = await locate(__dirname, process.platform, process.arch);
-  } catch (err) {
-    fail(err.message);
-    return;
-  }
-
-  const child = childProcess.spawn(bin, process.argv.slice(2), {
-    env: process.env,
-    stdio: 'inherit',
-    shell: false,
-    windowsHide: true,
-  });
-
   // The agent sends SIGINT, then SIGTERM 7.5 s later. Handling both keeps node alive
   // (its default is to exit at once) so the binary can finish and report. On Windows
   // the console control event already reaches the child, and child.kill would
-  // terminate it outright, so there the handlers only keep node alive.
+  // terminate it outright, so there the handlers only keep node alive. They are in place
+  // before the binary starts: a signal in between would otherwise end node and leave the
+  // binary running on its own. One that comes before the start means it never starts.
+  let child = null;
+  let cancelled = null;
   const relay = (signal) => {
+    if (child === null) {
+      cancelled = cancelled || signal;
+      return;
+    }
     if (process.platform !== 'win32' && child.exitCode === null && child.signalCode === null) {
       try {
         child.kill(signal);
@@ -374,6 +367,25 @@ async function main() {
   };
   process.on('SIGINT', () => relay('SIGINT'));
   process.on('SIGTERM', () => relay('SIGTERM'));
+
+  let bin;
+  try {
+    bin = await locate(__dirname, process.platform, process.arch);
+  } catch (err) {
+    fail(err.message);
+    return;
+  }
+  if (cancelled !== null) {
+    fs.writeSync(1, 'The task was cancelled before it started.\n');
+    process.exit(exitCode(null, cancelled));
+  }
+
+  child = childProcess.spawn(bin, process.argv.slice(2), {
+    env: process.env,
+    stdio: 'inherit',
+    shell: false,
+    windowsHide: true,
+  });
 
   let done = false;
   let started = false;

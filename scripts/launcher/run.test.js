@@ -76,11 +76,17 @@ function taskFolder(t, script) {
   return dir;
 }
 
-// start runs the launcher of dir and collects its output; done resolves on exit.
-function start(dir, args, env) {
+// start runs the launcher of dir and collects its output; done resolves on exit. The launcher
+// leads a process group of its own, which t.after kills: a stand-in binary left behind would
+// hold the output pipes open and hang the test run.
+function start(t, dir, args, env) {
   const proc = childProcess.spawn(process.execPath, [path.join(dir, 'run.js')].concat(args || []), {
     env: Object.assign({}, process.env, env || {}),
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  t.after(() => {
+    try { process.kill(-proc.pid, 'SIGKILL'); } catch (err) { /* all gone */ }
   });
   const out = { stdout: '', stderr: '' };
   proc.stdout.on('data', (d) => { out.stdout += d; });
@@ -91,9 +97,24 @@ function start(dir, args, env) {
   return { proc, out, done };
 }
 
+// finished resolves to the launcher's output once its pipes close, and rejects when they are
+// still open ms later: something the launcher started is still running (and holds them).
+// Either way it kills the launcher's process group, so that nothing is left to hang the run.
+async function finished(run, ms) {
+  let timer;
+  try {
+    return await Promise.race([run.done, new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('the binary outlived the launcher: output still open after ' + ms + ' ms')), ms);
+    })]);
+  } finally {
+    clearTimeout(timer);
+    try { process.kill(-run.proc.pid, 'SIGKILL'); } catch (err) { /* all gone */ }
+  }
+}
+
 test('passes the agent environment and arguments through', { skip: !posix }, async (t) => {
   const dir = taskFolder(t, 'echo "in=$INPUT_FOO auth=$ENDPOINT_AUTH_X secret=$SECRET_Y args=$*"');
-  const res = await start(dir, ['a', 'b c'], {
+  const res = await start(t, dir, ['a', 'b c'], {
     INPUT_FOO: 'foo', ENDPOINT_AUTH_X: '{"scheme":"x"}', SECRET_Y: 's3cret',
   }).done;
   assert.strictEqual(res.code, 0, res.stderr);
@@ -104,23 +125,23 @@ test('passes the agent environment and arguments through', { skip: !posix }, asy
 
 test('exits with the binary exit code', { skip: !posix }, async (t) => {
   for (const code of [0, 1, 3, 42]) {
-    const res = await start(taskFolder(t, 'exit ' + code)).done;
+    const res = await start(t, taskFolder(t, 'exit ' + code)).done;
     assert.strictEqual(res.code, code, res.stderr);
   }
 });
 
 test('a binary killed by a signal exits 128+signo', { skip: !posix }, async (t) => {
-  const res = await start(taskFolder(t, 'kill -TERM $$')).done;
+  const res = await start(t, taskFolder(t, 'kill -TERM $$')).done;
   assert.strictEqual(res.code, 128 + os.constants.signals.SIGTERM, res.stderr);
 });
 
-test('forwards SIGINT and waits for the binary to finish', { skip: !posix }, async (t) => {
+test('forwards SIGINT and waits for the binary to finish', { skip: !posix, timeout: 60000 }, async (t) => {
   const dir = taskFolder(t, [
     "trap 'echo interrupted; exit 130' INT",
     'echo ready',
     'while :; do sleep 0.05; done',
   ].join('\n'));
-  const run = start(dir);
+  const run = start(t, dir);
   await new Promise((resolve) => {
     run.proc.stdout.on('data', () => {
       if (run.out.stdout.includes('ready')) {
@@ -129,14 +150,49 @@ test('forwards SIGINT and waits for the binary to finish', { skip: !posix }, asy
     });
   });
   run.proc.kill('SIGINT'); // the launcher only, as the agent does
-  const res = await run.done;
+  const res = await finished(run, 20000);
   assert.strictEqual(res.stdout, 'ready\ninterrupted\n');
   assert.strictEqual(res.code, 130, res.stderr);
   assert.strictEqual(res.signal, null, 'node must not die of the signal');
 });
 
+// Whenever the agent's SIGINT comes, from node's start on, the launcher never leaves the binary
+// running without it: either the binary never starts or the launcher waits for it. (Before the
+// launcher's handlers were in place ahead of the start, a signal just after the start ended
+// node and left the binary running on its own.)
+test('a SIGINT at any moment never leaves the binary running alone', { skip: !posix, timeout: 120000 }, async (t) => {
+  const outcomes = new Map();
+  for (let i = 0; i < 24; i++) {
+    const dir = taskFolder(t, [
+      "trap 'echo interrupted; exit 130' INT",
+      'echo $$ > "$(dirname "$0")/pid"',
+      'echo ready',
+      'while :; do sleep 0.05; done',
+    ].join('\n'));
+    const run = start(t, dir);
+    const exited = new Promise((resolve) => run.proc.on('exit', (code, signal) => resolve({ code, signal })));
+    await new Promise((resolve) => setTimeout(resolve, i * 6));
+    run.proc.kill('SIGINT');
+    const res = await exited;
+    // Node's own default, before the handlers exist, is to die of the signal.
+    assert.ok(res.code === 130 || res.signal === 'SIGINT', JSON.stringify(res));
+    const out = (await finished(run, 5000)).stdout;
+    const pidFile = path.join(path.dirname(launcher.binaryPath(dir, process.platform, process.arch)), 'pid');
+    let key = 'node ended by the signal';
+    if (!res.signal && out === 'The task was cancelled before it started.\n') {
+      key = 'cancelled before the start';
+      assert.ok(!fs.existsSync(pidFile), 'a cancelled start runs nothing');
+    } else if (!res.signal) {
+      key = 'binary interrupted';
+      assert.match(out, /^(ready\n)?(interrupted\n)?$/); // nothing when it came before the trap
+    }
+    outcomes.set(key, (outcomes.get(key) || 0) + 1);
+  }
+  t.diagnostic(JSON.stringify(Object.fromEntries(outcomes)));
+});
+
 test('a missing binary fails the task with a logging command', { skip: process.platform === 'win32' }, async (t) => {
-  const res = await start(taskFolder(t)).done;
+  const res = await start(t, taskFolder(t)).done;
   assert.strictEqual(res.code, 1);
   const folder = launcher.platformFolder(process.platform, process.arch);
   const lines = res.stdout.trimEnd().split('\n');
